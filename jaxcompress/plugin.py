@@ -1,0 +1,91 @@
+"""The one interface through which a compression strategy enters training.
+
+A strategy (pruning, quantization, distillation, structured pruning, ...)
+builds a `Plugin` from its config section; `jaxcompress.train` composes any
+number of them into the same jitted train step:
+
+  updates  = optimizer, then each plugin's `tx`, chained with optax.chain
+  forward  = model.apply on `params_fn(params)`, inside every `wrap_apply`
+  loss     = `loss_fn(logits, batch)` (default cross-entropy)
+             + sum of `penalty(params)`
+  results  = results.json gets every `report(state, ctx)` dict merged in
+
+Nothing in the model definitions knows about compression.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import flax.linen as nn
+import jax
+import numpy as np
+import optax
+
+Params = Any
+Batch = Mapping[str, jax.Array]   # {'image': (B, 28, 28, 1) f32, 'label': (B,) i32, ...}
+ApplyFn = Callable[..., Any]       # signature of flax's module.apply
+
+
+@dataclasses.dataclass(frozen=True)
+class Plugin:
+  """How one strategy changes training. Every field is optional.
+
+  Attributes:
+    name: short name used in logs and result keys.
+    tx: a GradientTransformation chained after the optimizer (masks,
+      projections, rewinding); its state lives in the optimizer state.
+    params_fn: maps trainable params to the params the model computes with
+      (fake quantization); gradients flow through it.
+    wrap_apply: maps flax's `apply` to another `apply` with the same
+      signature (activation quantization by method interception, capture of
+      intermediates for hint losses).
+    loss_fn: `(logits, batch) -> scalar` replacing the cross-entropy task
+      loss (distillation reads `batch['teacher_logits']`).
+    penalty: `params -> scalar` added to the loss (L1, group lasso, L1 on
+      batch-norm scales).
+    report: `(state, ctx) -> dict` of extra results after training (e.g. the
+      accuracy of the integer model, bytes of a compressed file).
+  """
+  name: str
+  tx: optax.GradientTransformation | None = None
+  params_fn: Callable[[Params], Params] | None = None
+  wrap_apply: Callable[[ApplyFn], ApplyFn] | None = None
+  loss_fn: Callable[[jax.Array, Batch], jax.Array] | None = None
+  penalty: Callable[[Params], jax.Array] | None = None
+  report: Callable[[Any, 'Context'], dict] | None = None
+
+
+@dataclasses.dataclass
+class Context:
+  """What a strategy may look at when it builds its plugin.
+
+  Attributes:
+    config: the whole experiment ConfigDict.
+    model: the flax module being trained.
+    variables: freshly initialised variables ({'params': ..., maybe
+      'batch_stats': ...}).
+    train_images, train_labels: the (normalized) training set as numpy arrays,
+      for calibration, activation statistics or SNIP scores.
+    test_images, test_labels: the test set, for `report`.
+    loss: `(params, images, labels) -> scalar`, the task loss of the model
+      in train mode with fixed batch statistics; for saliency scores.
+    evaluate: `(variables, apply_fn=None) -> {'error': ..., 'loss': ...}`
+      on the test set; for `report` functions.
+    workdir: the run's directory, for files a report writes.
+    num_train_steps, steps_per_epoch: the run's length.
+  """
+  config: Any
+  model: nn.Module
+  variables: Any
+  train_images: np.ndarray
+  train_labels: np.ndarray
+  test_images: np.ndarray
+  test_labels: np.ndarray
+  loss: Callable[..., jax.Array]
+  evaluate: Callable[..., dict]
+  workdir: str | None
+  num_train_steps: int
+  steps_per_epoch: int
