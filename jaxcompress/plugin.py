@@ -48,6 +48,9 @@ class Plugin:
       batch-norm scales).
     report: `(state, ctx) -> dict` of extra results after training (e.g. the
       accuracy of the integer model, bytes of a compressed file).
+    train_arrays: extra per-example arrays (leading axis = number of training
+      examples) stored on the device beside the images and gathered into
+      every batch under their key (precomputed teacher logits).
   """
   name: str
   tx: optax.GradientTransformation | None = None
@@ -56,6 +59,7 @@ class Plugin:
   loss_fn: Callable[[jax.Array, Batch], jax.Array] | None = None
   penalty: Callable[[Params], jax.Array] | None = None
   report: Callable[[Any, 'Context'], dict] | None = None
+  train_arrays: Mapping[str, np.ndarray] | None = None
 
 
 @dataclasses.dataclass
