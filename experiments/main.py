@@ -37,7 +37,7 @@ def main(argv):
   import jax
   logging.info('JAX devices: %s', jax.devices())
   _, results = resolve(FLAGS.config.entry)(FLAGS.config, FLAGS.workdir)
-  summary = {k: v for k, v in results.items() if k not in ('config', 'layers')}
+  summary = {k: v for k, v in results.items() if k not in ('config', 'layers', 'history')}
   print(json.dumps(summary, indent=1, default=str))
 
 

@@ -447,6 +447,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       'train_wall_time_s': train_time,
       'wall_time_s': time.time() - t_start,
       'devices': f'{jax.device_count()} x {jax.devices()[0].device_kind}',
+      'history': history,
   }
   results.update(metrics.summarize(model, state.variables(),
                                    ds.test_images[:1]))

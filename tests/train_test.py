@@ -1,0 +1,166 @@
+"""End-to-end tests of the real train loop on a slice of real MNIST."""
+
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+from conftest import REPO, tiny_config
+
+from jaxcompress import data, optim, train
+
+
+def test_mnist_through_tfds_is_normalized():
+  ds = data.load()
+  assert ds.train_images.shape == (60000, 28, 28, 1)
+  assert ds.test_images.shape == (10000, 28, 28, 1)
+  assert ds.train_images.dtype == np.float32
+  # Normalized with the training set's own mean and std.
+  assert abs(ds.train_images.mean()) < 1e-3
+  assert abs(ds.train_images.std() - 1.0) < 1e-3
+  assert np.bincount(ds.test_labels).tolist()[:3] == [980, 1135, 1032]
+
+
+def test_stream_yields_normalized_batches():
+  batch = next(iter(data.stream('train', 32, seed=0)))
+  assert batch['image'].shape == (32, 28, 28, 1)
+  assert batch['label'].dtype == np.int32
+  assert batch['image'].min() == pytest.approx(-0.1307 / 0.3081, abs=1e-5)
+
+
+def test_train_and_evaluate_learns_and_writes_results(tmp_path):
+  before = train.TRACE_COUNTS['train_step']
+  state, results = train.train_and_evaluate(tiny_config(), str(tmp_path))
+  # Four compiled calls of ten steps, traced once.
+  assert train.TRACE_COUNTS['train_step'] - before == 1
+  assert int(state.step) == 40
+  losses = [h['loss'] for h in results['history']]
+  assert losses[-1] < 0.5 * losses[0]
+  assert results['test_error'] < 0.2  # 40 steps on 2k images
+  assert results['num_params'] == 266_610
+  on_disk = json.load(open(tmp_path / 'results.json'))
+  assert on_disk['test_error'] == results['test_error']
+  assert on_disk['config']['model'] == 'lenet_300_100'
+  assert on_disk['model_file_bytes'] == os.path.getsize(
+      tmp_path / 'model.msgpack')
+  assert any(f.startswith('events.out.tfevents') for f in os.listdir(tmp_path))
+
+
+def test_killed_run_resumes_to_same_result(tmp_path, monkeypatch):
+  config = tiny_config(checkpoint_every_steps=10)
+  _, uninterrupted = train.train_and_evaluate(config, str(tmp_path / 'a'))
+
+  real_save_args = train._save_args
+
+  def crash_at_30(state):
+    if int(state.step) == 30:
+      raise KeyboardInterrupt('simulated kill after step 30')
+    return real_save_args(state)
+
+  monkeypatch.setattr(train, '_save_args', crash_at_30)
+  with pytest.raises(KeyboardInterrupt):
+    train.train_and_evaluate(config, str(tmp_path / 'b'))
+  monkeypatch.setattr(train, '_save_args', real_save_args)
+  state, resumed = train.train_and_evaluate(config, str(tmp_path / 'b'))
+  # Only the steps after the last checkpoint (20) ran again.
+  assert [h['step'] for h in resumed['history']] == [30, 40]
+  assert resumed['test_error'] == uninterrupted['test_error']
+  assert resumed['test_loss'] == pytest.approx(uninterrupted['test_loss'],
+                                               rel=1e-6)
+
+
+def test_checkpoint_of_another_model_is_refused(tmp_path):
+  train.train_and_evaluate(tiny_config(num_train_steps=10), str(tmp_path))
+  before = train.TRACE_COUNTS['train_step']
+  with pytest.raises(ValueError, match='different model.*lenet_300_100'):
+    train.train_and_evaluate(tiny_config(model='mlp_128', num_train_steps=10),
+                             str(tmp_path))
+  assert train.TRACE_COUNTS['train_step'] == before  # refused before compiling
+  assert os.path.exists(tmp_path / 'results.json')   # earlier output kept
+
+
+@pytest.mark.parametrize('field,value,message', [
+    ('model', 'lenet7', "Unknown model 'lenet7'"),
+    ('dataset', 'imagenet', "Unknown dataset 'imagenet'"),
+    ('optimizer', 'adagrad9', "Unknown optimizer 'adagrad9'"),
+    ('schedule', 'exp', "Unknown schedule 'exp'"),
+    ('num_train_steps', 45, 'not a multiple of steps_per_call'),
+    ('steps_per_call', 64, 'exceeds one epoch'),
+])
+def test_bad_config_raises_before_compiling(field, value, message):
+  before = train.TRACE_COUNTS['train_step']
+  with pytest.raises(ValueError, match=message):
+    train.train_and_evaluate(tiny_config(**{field: value}), None)
+  assert train.TRACE_COUNTS['train_step'] == before
+
+
+def test_streaming_path_feeds_the_same_step():
+  _, results = train.train_and_evaluate(
+      tiny_config(in_memory=False, num_train_steps=20), None)
+  assert results['history'][-1]['step'] == 20
+  assert results['test_error'] < 0.5
+
+
+def test_schedules():
+  c = tiny_config(learning_rate=1.0)
+  c.schedule = 'step'
+  s = optim.make_schedule(c, 100)
+  assert float(s(0)) == 1.0 and float(s(60)) == pytest.approx(0.1)
+  assert float(s(80)) == pytest.approx(0.01)
+  c.schedule = 'cosine'
+  assert float(optim.make_schedule(c, 100)(100)) == pytest.approx(0.0)
+  c.schedule, c.warmup_steps = 'warmup_cosine', 10
+  s = optim.make_schedule(c, 100)
+  assert float(s(0)) == 0.0 and float(s(10)) == pytest.approx(1.0)
+  c.schedule = 'polynomial'
+  assert float(optim.make_schedule(c, 100)(50)) == pytest.approx(0.5)
+
+
+_SHARDED = """
+import json, sys
+sys.path[:0] = [{repo!r}, {repo!r} + '/tests', {repo!r} + '/experiments']
+import jax
+from conftest import tiny_config
+from jaxcompress import train
+assert jax.device_count() == 4, jax.devices()
+{body}
+"""
+
+
+def _run_on_4_cpus(body):
+  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=4',
+             JAX_PLATFORMS='cpu')
+  out = subprocess.run([sys.executable, '-c', _SHARDED.format(repo=REPO,
+                                                              body=body)],
+                       env=env, capture_output=True, text=True, timeout=600)
+  return out
+
+
+def test_same_losses_on_one_and_four_devices():
+  assert jax.device_count() == 1
+  _, one = train.train_and_evaluate(tiny_config(), None)
+  out = _run_on_4_cpus(
+      "_, r = train.train_and_evaluate(tiny_config(), None)\n"
+      "print('RESULT', json.dumps([h['loss'] for h in r['history']]"
+      " + [r['test_error']]))")
+  assert out.returncode == 0, out.stderr[-3000:]
+  line = [l for l in out.stdout.splitlines() if l.startswith('RESULT')][0]
+  four = json.loads(line.split(' ', 1)[1])
+  np.testing.assert_allclose(four[:-1], [h['loss'] for h in one['history']],
+                             rtol=1e-4)
+  assert four[-1] == pytest.approx(one['test_error'], abs=2e-3)
+
+
+def test_batch_not_divisible_by_devices_raises():
+  out = _run_on_4_cpus(
+      "try:\n"
+      "  train.train_and_evaluate(tiny_config(batch_size=66), None)\n"
+      "except ValueError as e:\n"
+      "  print('ERROR', e)\n"
+      "print('TRACES', train.TRACE_COUNTS['train_step'])")
+  assert out.returncode == 0, out.stderr[-3000:]
+  assert 'ERROR batch_size 66 is not divisible by the 4 devices' in out.stdout
+  assert 'TRACES 0' in out.stdout
