@@ -178,13 +178,14 @@ def make_train_step(model, tx, plugins, config, data_sharding):
     batch = jax.lax.with_sharding_constraint(batch, data_sharding)
     key = jax.random.fold_in(base_key, state.step)
     jitter_key, dropout_key = jax.random.split(key)
-    images = jitter(batch['image'], jitter_key, config.jitter_pixels)
+    batch = dict(batch, image=jitter(batch['image'], jitter_key,
+                                     config.jitter_pixels))
 
     def loss_fn(params):
       variables = {'params': params}
       if state.batch_stats:
         variables['batch_stats'] = state.batch_stats
-      logits, new_vars = apply_fn(variables, images, train=True,
+      logits, new_vars = apply_fn(variables, batch['image'], train=True,
                                   rngs={'dropout': dropout_key},
                                   mutable=['batch_stats'])
       loss = task_loss(logits, batch)
@@ -480,5 +481,6 @@ def _writer(workdir):
   if not workdir:
     return None
   from clu import metric_writers
-  return metric_writers.create_default_writer(
-      workdir, just_logging=jax.process_index() > 0)
+  if jax.process_index() > 0:
+    return None
+  return metric_writers.SummaryWriter(workdir)  # progress is logged above

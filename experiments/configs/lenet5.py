@@ -1,0 +1,25 @@
+"""Dense LeNet-5 (Caffe form) baseline on MNIST (431,080 params).
+
+Reproduces: the LeNet-5 reference of Han et al. 2015, Table 1 (0.80% test
+error), and the baseline every LeNet-5 compression row starts from.
+
+  python experiments/main.py --config=experiments/configs/lenet5.py \
+      --workdir=workdirs/lenet5
+
+Runtime: 15 epochs, a few minutes on a 2-core CPU.
+Result: see README.md's baselines table, produced by the command above.
+"""
+
+from configs import default
+
+
+def get_config():
+  c = default.get_config()
+  c.model = 'lenet5'
+  c.num_epochs = 15.0
+  c.batch_size = 128
+  c.optimizer = 'momentum'
+  c.learning_rate = 0.05
+  c.weight_decay = 5e-4
+  c.schedule = 'cosine'
+  return c

@@ -1,0 +1,136 @@
+"""Knowledge distillation (Hinton, Vinyals & Dean 2015).
+
+The student minimises
+
+  alpha * T^2 * KL(softmax(t / T) || softmax(s / T)) + (1 - alpha) * CE(s, y)
+
+where t and s are teacher and student logits and T the temperature; the T^2
+keeps the soft-target gradients on the scale of the hard-target ones.
+
+The teacher is a trained run's workdir (its results.json names the model, its
+model.msgpack holds the variables). Its logits are computed once for the whole
+training set and stored on the device beside the images (`Plugin.train_arrays`)
+when the student sees un-augmented images; with `jitter_pixels` the frozen
+teacher runs inside the same jitted step on the jittered batch.
+
+Config section (`config.distillation`):
+  teacher_workdir: workdir of the trained teacher.
+  temperature: T (> 0).
+  alpha: weight of the soft loss, in [0, 1].
+
+`run(config, workdir)` is the entry of a two-stage experiment: it trains the
+teacher described by `config.teacher` (a dict of overrides of `config`) into
+workdir/teacher, then the student into workdir/student.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import flax.serialization
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from jaxcompress import models
+from jaxcompress import plugin as plugin_lib
+
+
+def distillation_loss(student_logits: jax.Array, teacher_logits: jax.Array,
+                      labels: jax.Array, temperature: float,
+                      alpha: float) -> jax.Array:
+  """Hinton et al.'s loss, averaged over the batch.
+
+  Args:
+    student_logits, teacher_logits: (batch, classes).
+    labels: (batch,) integer class labels.
+    temperature: T > 0 softening both distributions.
+    alpha: weight of the soft-target term; 1 - alpha weighs cross-entropy.
+  """
+  t = jax.nn.log_softmax(jax.lax.stop_gradient(teacher_logits) / temperature)
+  s = jax.nn.log_softmax(student_logits / temperature)
+  kl = jnp.sum(jnp.exp(t) * (t - s), axis=-1)
+  ce = optax.softmax_cross_entropy_with_integer_labels(student_logits, labels)
+  return jnp.mean(alpha * temperature**2 * kl + (1.0 - alpha) * ce)
+
+
+def check_config(section) -> None:
+  if not section.temperature > 0:
+    raise ValueError(f'distillation temperature must be > 0, got '
+                     f'{section.temperature}')
+  if not 0.0 <= section.alpha <= 1.0:
+    raise ValueError(f'distillation alpha must be in [0, 1], got '
+                     f'{section.alpha}')
+
+
+def load_trained(workdir: str):
+  """(model, variables) of a finished run's workdir."""
+  path = os.path.join(workdir, 'results.json')
+  if not os.path.exists(path):
+    raise ValueError(f'No finished run in {workdir!r} (no results.json)')
+  with open(path) as f:
+    cfg = json.load(f)['config']
+  model = models.get_model(cfg['model'], **cfg['model_kwargs'])
+  target = model.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
+  with open(os.path.join(workdir, 'model.msgpack'), 'rb') as f:
+    variables = flax.serialization.from_bytes(target, f.read())
+  return model, variables
+
+
+def teacher_logits(model, variables, images: np.ndarray,
+                   batch_size: int = 2000) -> np.ndarray:
+  fwd = jax.jit(lambda x: model.apply(variables, x, train=False))
+  return np.concatenate([np.asarray(fwd(images[i:i + batch_size]))
+                         for i in range(0, len(images), batch_size)])
+
+
+def plugin_from_config(section, ctx: plugin_lib.Context) -> plugin_lib.Plugin:
+  check_config(section)
+  teacher, t_vars = load_trained(section.teacher_workdir)
+  T, alpha = float(section.temperature), float(section.alpha)
+
+  if ctx.config.jitter_pixels or not ctx.config.in_memory:
+    def loss_fn(logits, batch):
+      t = teacher.apply(t_vars, batch['image'], train=False)
+      return distillation_loss(logits, t, batch['label'], T, alpha)
+    return plugin_lib.Plugin('distillation', loss_fn=loss_fn)
+
+  def loss_fn(logits, batch):
+    return distillation_loss(logits, batch['teacher_logits'], batch['label'],
+                             T, alpha)
+
+  return plugin_lib.Plugin(
+      'distillation', loss_fn=loss_fn,
+      train_arrays={'teacher_logits': teacher_logits(teacher, t_vars,
+                                                     ctx.train_images)})
+
+
+def run(config: ml_collections.ConfigDict, workdir: str):
+  """Trains `config.teacher` into workdir/teacher, then the distilled student
+  (the rest of `config`) into workdir/student. A finished teacher is reused."""
+  from jaxcompress import train
+  teacher_cfg = ml_collections.ConfigDict(config.to_dict())
+  teacher_cfg.entry = 'jaxcompress.train:train_and_evaluate'
+  del teacher_cfg['teacher']
+  del teacher_cfg['distillation']
+  teacher_cfg.update(config.teacher.to_dict())
+  teacher_dir = os.path.join(workdir, 'teacher')
+  if os.path.exists(os.path.join(teacher_dir, 'results.json')):
+    with open(os.path.join(teacher_dir, 'results.json')) as f:
+      teacher_results = json.load(f)
+  else:
+    _, teacher_results = train.train_and_evaluate(teacher_cfg, teacher_dir)
+  student_cfg = ml_collections.ConfigDict(config.to_dict())
+  del student_cfg['teacher']
+  student_cfg.distillation.teacher_workdir = teacher_dir
+  state, results = train.train_and_evaluate(student_cfg,
+                                            os.path.join(workdir, 'student'))
+  results['teacher_test_error'] = teacher_results['test_error']
+  results['teacher_test_errors'] = teacher_results['test_errors']
+  results['teacher_model'] = teacher_results['model']
+  with open(os.path.join(workdir, 'results.json'), 'w') as f:
+    json.dump(results, f, indent=1, default=str)
+  return state, results
