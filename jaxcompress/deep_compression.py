@@ -175,3 +175,46 @@ def load(path: str, like) -> dict:
                      f'expects {sorted(expected)}')
   names = iter(expected)
   return jax.tree.map(lambda _: arrays[next(names)], like)
+
+
+def check_config(section) -> None:
+  for pattern, bits in section.rules:
+    if bits is not None and not 1 <= bits <= 7:
+      raise ValueError(f'deep_compression bits of rule {pattern!r} must be in '
+                       f'1..7, got {bits}')
+
+
+def plugin_from_config(section, ctx):
+  """`config.deep_compression`: after training, write the weight-shared,
+  entropy-coded file and evaluate the model decoded from it.
+
+  Section fields: rules ((regex, bits), ...) choosing the shared kernels.
+  Adds to results.json: compressed_file_bytes, compression_ratio (over the
+  float32 model.msgpack of the same model), compressed_test_error (of the
+  decoded file) and float_test_error (before weight sharing).
+  """
+  import os
+  import tempfile
+
+  from jaxcompress import metrics
+  from jaxcompress import plugin as plugin_lib
+  check_config(section)
+  rules = [tuple(r) for r in section.rules]
+  apply_rules(ctx.variables['params'], rules)  # unknown patterns fail now
+
+  def report(state, ctx):
+    variables = jax.device_get(state.variables())
+    folder = ctx.workdir or tempfile.mkdtemp()
+    path = os.path.join(folder, 'model.deepcompressed')
+    n = save(variables['params'], rules, path)
+    decoded = dict(variables, params=load(path, variables['params']))
+    float_bytes = metrics.save_variables(
+        variables, os.path.join(folder, 'model.msgpack'))
+    return {
+        'compressed_file_bytes': n,
+        'compression_ratio': float_bytes / n,
+        'compressed_test_error': ctx.evaluate(decoded)['error'],
+        'float_test_error': ctx.evaluate(variables)['error'],
+    }
+
+  return plugin_lib.Plugin('deep_compression', report=report)

@@ -7,6 +7,7 @@ compression rules select parameters by path.
 
 | name            | architecture                                   | params  |
 |-----------------|------------------------------------------------|---------|
+| mlp             | 784-(features)-10, widths set by model_kwargs  |         |
 | mlp_128         | 784-128-10                                     | 101,770 |
 | mlp_64          | 784-64-10                                      |  50,890 |
 | lenet_300_100   | 784-300-100-10 (Han et al. 2015)               | 266,610 |
@@ -131,6 +132,7 @@ class ResNetSmall(nn.Module):
 
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
+    'mlp': MLP,  # any widths: model_kwargs.features
     'mlp_128': functools.partial(MLP, features=(128,)),
     'mlp_64': functools.partial(MLP, features=(64,)),
     'mlp_30_30': functools.partial(MLP, features=(30, 30)),

@@ -17,6 +17,7 @@ SECTIONS = {
     'structured': 'jaxcompress.structured',
     'quantization': 'jaxcompress.quantization',
     'distillation': 'jaxcompress.distill',
+    'deep_compression': 'jaxcompress.deep_compression',
 }
 
 

@@ -1,0 +1,60 @@
+"""The comparison suite: the write-ups' strategies side by side on MLP
+784-128-10 at matched size (90% of the weights removed, about 10k nonzero
+parameters), plus distilled and combined rows.
+
+  python experiments/compare.py --workdir=workdirs/compare           # full
+  python experiments/compare.py --quick --workdir=workdirs/quick     # preset
+
+Full: 20 epochs per run, median of 3 seeds. --quick: 3 epochs, 1 seed, a few
+minutes on a 2-core CPU. Output: comparison.md / .csv / .png in the workdir.
+
+Rows (strategy: what it is):
+  dense: the 784-128-10 baseline, also the teacher of the distilled rows;
+  smaller architecture: 784-13-10 trained from scratch (10,335 parameters, the
+    budget of the pruned rows);
+  weight-based: gradual magnitude pruning to 90% (Zhu & Gupta cubic schedule);
+  sparsity-based: training under nnz(w) <= k per layer (projection after
+    every update, iterative hard thresholding);
+  distillation: 784-13-10 distilled from the dense row (T = 4);
+  combined: weight-based pruning + distillation from the dense row + 5-bit
+    weight sharing and entropy coding into a file (Deep Compression).
+"""
+
+import ml_collections
+
+SPARSITY = 0.9
+SMALL = (13,)   # 784*13 + 13 + 13*10 + 10 = 10,335 parameters
+
+
+def get_config(preset: str = 'full') -> ml_collections.ConfigDict:
+  if preset not in ('full', 'quick'):
+    raise ValueError(f"compare preset must be 'full' or 'quick', got {preset!r}")
+  epochs = 3.0 if preset == 'quick' else 20.0
+  prune = {'score': 'magnitude', 'sparsity': SPARSITY,
+           'rules': (('bias', None),),
+           'schedule': 'polynomial', 'units': 'epochs',
+           'begin': 0.1 * epochs, 'end': 0.6 * epochs,
+           'every': epochs / 30, 'power': 3.0}
+  distill = {'teacher_workdir': '{row:dense}', 'temperature': 4.0,
+             'alpha': 0.7}
+  small = {'model': 'mlp', 'model_kwargs': {'features': SMALL}}
+  rows = [
+      dict(name='dense', strategy='baseline', config='mlp_128'),
+      dict(name='smaller_784_13_10', strategy='smaller architecture',
+           config='mlp_128', overrides=small),
+      dict(name='magnitude_90', strategy='weight-based', config='mlp_128',
+           overrides={'pruning': prune}),
+      dict(name='constrained_90', strategy='sparsity-based', config='mlp_128',
+           overrides={'pruning': {'sparsity': SPARSITY, 'constrained': True,
+                                  'rules': (('bias', None),)}}),
+      dict(name='distilled_784_13_10', strategy='distillation',
+           config='mlp_128', overrides={**small, 'distillation': distill}),
+      dict(name='prune_distill_share', strategy='combined', config='mlp_128',
+           overrides={'pruning': prune, 'distillation': distill,
+                      'deep_compression': {'rules': (('kernel', 5),)}}),
+  ]
+  c = ml_collections.ConfigDict()
+  c.rows = rows
+  c.seeds = (0,) if preset == 'quick' else (0, 1, 2)
+  c.common = ml_collections.ConfigDict({'num_epochs': epochs})
+  return c
