@@ -1,0 +1,209 @@
+"""Structure scores, activation statistics and the structured mask transform,
+on tiny hand-made models with hand-computed expected values, under jit."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from conftest import tiny_config
+
+import jaxcompress.structured as st
+from jaxcompress.pruning import schedules
+
+
+class Tiny(nn.Module):
+  """x (B, 2) -> fc1 (3 units) -> relu -> fc2 (2) -> relu -> fc3 (1)."""
+  features: tuple = (3, 2)
+
+  @nn.compact
+  def __call__(self, x, train=False):
+    x = x.reshape((x.shape[0], -1))
+    for i, f in enumerate(self.features, 1):
+      x = nn.relu(nn.Dense(f, name=f'fc{i}')(x))
+    return nn.Dense(1, name=f'fc{len(self.features) + 1}')(x)
+
+
+class TinyBN(nn.Module):
+  """conv (2 ch) -> bn -> relu -> global mean -> dense 1."""
+
+  @nn.compact
+  def __call__(self, x, train=False):
+    x = nn.Conv(2, (1, 1), use_bias=False, name='conv')(x)
+    x = nn.relu(nn.BatchNorm(use_running_average=not train, name='bn')(x))
+    return nn.Dense(1, name='head')(jnp.mean(x, axis=(1, 2)))
+
+
+def _tiny_params():
+  return {
+      'fc1': {'kernel': jnp.array([[1., -2., 0.5], [1., 1., -0.5]]),
+              'bias': jnp.array([0., 0., 0.])},
+      'fc2': {'kernel': jnp.array([[1., 0.], [3., 0.], [0., 2.]]),
+              'bias': jnp.array([0., 0.])},
+      'fc3': {'kernel': jnp.array([[1.], [1.]]), 'bias': jnp.array([0.])},
+  }
+
+
+def _graph(model=Tiny(), shape=(1, 2)):
+  v = jax.eval_shape(model.init, jax.random.PRNGKey(0), jnp.zeros((1, *shape)))
+  return st.trace_groups(model, v, shape)
+
+
+def test_weight_norm_and_bn_scale_by_hand():
+  g = _graph()
+  s = jax.jit(st.weight_norm(g, 1))(_tiny_params())
+  np.testing.assert_allclose(s['fc1'], [2., 3., 1.])
+  np.testing.assert_allclose(s['fc2'], [4., 2.])
+  s2 = jax.jit(st.weight_norm(g, 2))(_tiny_params())
+  np.testing.assert_allclose(s2['fc1'], [np.sqrt(2), np.sqrt(5), np.sqrt(.5)],
+                             rtol=1e-6)
+  gb = _graph(TinyBN(), (2, 2, 1))
+  assert [x.name for x in gb.prunable] == ['conv']
+  params = {'conv': {'kernel': jnp.ones((1, 1, 1, 2))},
+            'bn': {'scale': jnp.array([-0.5, 2.0]), 'bias': jnp.zeros(2)},
+            'head': {'kernel': jnp.ones((2, 1)), 'bias': jnp.zeros(1)}}
+  np.testing.assert_allclose(jax.jit(st.bn_scale(gb))(params)['conv'],
+                             [0.5, 2.0])
+  pen = st.bn_scale_penalty(gb, 0.1)
+  assert float(jax.jit(pen)(params)) == pytest.approx(0.25)
+  with pytest.raises(ValueError, match="'fc1' has no batch-norm scale"):
+    st.bn_scale(g)
+
+
+def test_activation_stats_by_hand():
+  g = _graph()
+  x = jnp.array([[1., 1.], [2., -1.]])
+  # fc1 pre-activations: [[2,-1,0],[1,-5,1.5]] -> relu [[2,0,0],[1,0,1.5]]
+  stats = jax.jit(lambda p: st.activation_stats(
+      Tiny(), {'params': p}, g, x))(_tiny_params())
+  np.testing.assert_allclose(stats['fc1']['mean'], [1.5, 0., 0.75])
+  np.testing.assert_allclose(stats['fc1']['mean_abs'], [1.5, 0., 0.75])
+  np.testing.assert_allclose(stats['fc1']['apoz'], [0., 1., 0.5])
+  # fc2 = relu(h @ W2): [[2, 0], [1, 3]]
+  np.testing.assert_allclose(stats['fc2']['apoz'], [0., 0.5])
+  apoz_score = st.activation(Tiny(), g, x, 'apoz')(_tiny_params())
+  np.testing.assert_allclose(apoz_score['fc1'], [-0., -1., -0.5])
+
+
+def test_taylor_by_hand():
+  g = _graph()
+  x = jnp.array([[1., 1.], [2., -1.]])
+  y = jnp.array([0, 0])
+  # Loss = mean of the output (one logit); dL/dh1 = W2 @ W3 * relu'(z2) / B.
+  loss = lambda logits, _: jnp.mean(logits)
+  t = jax.jit(lambda p: st.taylor_scores(Tiny(), {'params': p}, g, x, y,
+                                         loss))(_tiny_params())
+  # h1 = [[2,0,0],[1,0,1.5]]; z2 = [[2,0],[1,3]] -> relu' = [[1,0],[1,1]]
+  # dL/dh1 row n = (W2 @ (relu'(z2[n]) * W3)) / 2:
+  #   n=0: [1,3,0]/2, n=1: [1,3,2]/2 ; a*g = [[1,0,0],[.5,0,1.5]]
+  np.testing.assert_allclose(t['fc1'], [0.75, 0., 0.75])
+
+
+def test_flatten_tiling_folds_positions_per_channel():
+  class ConvFlat(nn.Module):
+    @nn.compact
+    def __call__(self, x, train=False):
+      x = nn.Conv(2, (1, 1), name='conv')(x)         # (B, 2, 1, 2)
+      x = nn.Dense(1, name='fc')(x.reshape((x.shape[0], -1)))
+      return x
+  m = ConvFlat()
+  g = _graph(m, (2, 1, 1))
+  params = {'conv': {'kernel': jnp.array([[[[1., -1.]]]]), 'bias': jnp.zeros(2)},
+            'fc': {'kernel': jnp.ones((4, 1)), 'bias': jnp.zeros(1)}}
+  x = jnp.array([[[[1.]], [[-2.]]]])  # one example, two positions
+  s = st.activation_stats(m, {'params': params}, g, x)
+  # channel 0 sees [1, -2], channel 1 sees [-1, 2] (flat order h, w, c).
+  np.testing.assert_allclose(s['conv']['mean'], [-0.5, 0.5])
+  np.testing.assert_allclose(s['conv']['mean_abs'], [1.5, 1.5])
+
+
+def test_group_targets_and_errors():
+  g = _graph()
+  assert st.group_targets(g, 0.5) == {'fc1': 2, 'fc2': 1}
+  assert st.group_targets(g, 0.5, [('fc2', None)]) == {'fc1': 2}
+  with pytest.raises(ValueError, match="'fc2'.*removes all 2"):
+    st.group_targets(g, 0.5, [('fc2', 1.0)])
+  with pytest.raises(ValueError, match="'fc3' cannot be pruned"):
+    st.group_targets(g, 0.0, [('fc3', 0.5)])
+  with pytest.raises(ValueError, match='match no parameter'):
+    st.group_targets(g, 0.5, [('conv9', 0.5)])
+
+
+def test_mask_transform_is_exact_after_apply_updates():
+  g = _graph()
+  params = _tiny_params()
+  tx = optax.chain(
+      optax.adamw(0.1, weight_decay=0.1),
+      st.structured_mask(g, {'fc1': 1}, st.weight_norm(g, 1),
+                         schedules.OneShot(1)))
+  state = tx.init(params)
+  grads = jax.tree.map(jnp.ones_like, params)
+
+  @jax.jit
+  def step(params, state):
+    u, state = tx.update(grads, state, params)
+    return optax.apply_updates(params, u), state
+
+  p1, state = step(params, state)          # count 0: no pruning yet
+  assert bool(st.find_state(state).masks['fc1'].all())
+  p2, state = step(p1, state)              # count 1: one-shot at step 1
+  mask = np.asarray(st.find_state(state).masks['fc1'])
+  # Scores of p1 (after one Adam step of -0.1 and decay): unit 2 is lowest.
+  np.testing.assert_array_equal(mask, [True, True, False])
+  for _ in range(3):
+    p2, state = step(p2, state)
+  assert np.all(np.asarray(p2['fc1']['kernel'])[:, 2] == 0.0)
+  assert np.asarray(p2['fc1']['bias'])[2] == 0.0
+  assert np.all(np.asarray(p2['fc2']['kernel'])[2, :] == 0.0)
+  assert np.all(np.asarray(p2['fc1']['kernel'])[:, :2] != 0.0)
+  small, sv = st.shrink(Tiny(), {'params': p2}, input_shape=(1, 2))
+  assert tuple(small.features) == (2, 2)
+  x = jnp.array([[0.3, -0.7]])
+  np.testing.assert_allclose(small.apply(sv, x), Tiny().apply({'params': p2}, x),
+                             rtol=1e-6)
+
+
+def test_global_distribution_and_ties():
+  g = _graph()
+  scores = lambda p: {'fc1': jnp.array([5., 0.1, 0.2]),
+                      'fc2': jnp.array([0.3, 4.])}
+  tx = st.structured_mask(g, {'fc1': 1, 'fc2': 1}, scores,
+                          schedules.OneShot(0), 'global')
+  s = tx.init(_tiny_params())
+  _, s = jax.jit(tx.update)(_tiny_params(), s, _tiny_params())
+  # Two removed from the pool of five: the 0.1 and 0.2 units of fc1.
+  np.testing.assert_array_equal(s.masks['fc1'], [True, False, False])
+  np.testing.assert_array_equal(s.masks['fc2'], [True, True])
+  tied = st.structured_mask(g, {'fc1': 1, 'fc2': 1}, scores,
+                            schedules.OneShot(0), 'global', ties=[['fc1', 'fc2']])
+  s = tied.init(_tiny_params())
+  _, s = jax.jit(tied.update)(_tiny_params(), s, _tiny_params())
+  # Tied: both keep max(1, 2) = 2 units.
+  np.testing.assert_array_equal(s.masks['fc1'], [True, False, True])
+  np.testing.assert_array_equal(s.masks['fc2'], [True, True])
+
+
+def test_plugin_end_to_end_shrinks_after_training(tmp_path):
+  from jaxcompress import train
+  c = tiny_config(model='mlp_30_30', num_train_steps=30)
+  c.structured = st.default_section()
+  c.structured.score = 'apoz'
+  c.structured.sparsity = 0.5
+  c.structured.step = 20
+  c.structured.calibration_examples = 256
+  _, r = train.train_and_evaluate(c, None)
+  rep = r['structured']
+  assert rep['widths'] == {'fc1': 15, 'fc2': 15, 'fc3': 10}
+  assert rep['test_error'] == pytest.approx(r['test_error'], abs=1e-3)
+  assert rep['max_logit_diff_vs_masked'] < 1e-4
+  assert rep['num_params'] == 784 * 15 + 15 + 15 * 15 + 15 + 15 * 10 + 10
+
+
+def test_plugin_rejects_bad_config(tmp_path):
+  from jaxcompress import train
+  c = tiny_config(model='mlp_30_30')
+  c.structured = st.default_section()
+  c.structured.rules = (('fc2', 1.0),)
+  with pytest.raises(ValueError, match="'fc2'.*removes all 30"):
+    train.train_and_evaluate(c, None)
