@@ -1,0 +1,27 @@
+"""Quantization sweep on LeNet-5 (Caffe form, 431,080 params): PTQ and QAT.
+
+Same sweep and anchors as quant_lenet_300_100.py (ANCHORS.md, Quantization:
+torchvision int8 PTQ; Krishnamoorthi 2018 Tables 3 and 5; Jacob et al. 2018),
+on the conv net: both convolutions and both dense layers run as int8 x int8
+-> int32 in the integer model. Float baseline: LeNet-5 0.80% (Han 2015).
+Targets (issue 5): int8 PTQ within 0.1 points of float; int4 per-channel QAT
+within 0.3 points.
+
+  python experiments/main.py --config=experiments/configs/quant_lenet5.py \
+      --workdir=workdirs/quant_lenet5
+
+The float model trains once into workdirs/quant_float_lenet5 (15 epochs, the
+lenet5 config); QAT fine-tunes 2 epochs at lr 0.005.
+
+Runtime: about 20 minutes on the shared 2-core CPU (1 seed, seed 0).
+Result: docs/results_quantization.md (python benchmarks/quant_table.py).
+"""
+
+from configs import lenet5
+from configs import quant_common
+
+
+def get_config():
+  c = lenet5.get_config()
+  return quant_common.sweep(c, 'workdirs/quant_float_lenet5',
+                            qat_epochs=2.0, qat_lr=0.005)
