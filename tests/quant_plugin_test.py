@@ -1,0 +1,60 @@
+"""End to end: float training, PTQ and QAT through the real train loop."""
+
+import os
+
+import ml_collections
+import pytest
+from conftest import tiny_config
+
+from jaxcompress import train
+from jaxcompress.quantization import check_config
+from jaxcompress.quantization import ptq
+
+
+def test_ptq_and_qat_on_real_mnist(tmp_path):
+  c = tiny_config(test_subset=500)
+  c.entry = 'jaxcompress.quantization.ptq:run'
+  c.quantization = ml_collections.ConfigDict(dict(
+      weight_bits=8, act_bits=8, calib_images=256,
+      variants=(('w8a8', {}),),
+      qat=(('w4a8', {'weight_bits': 4, 'epochs': 1.0}),)))
+  before = train.TRACE_COUNTS['train_step']
+  _, r = ptq.run(c, str(tmp_path))
+  assert train.TRACE_COUNTS['train_step'] - before == 2   # float, then QAT
+  float_error = r['float_test_error']
+  assert float_error < 0.2
+  p = r['ptq']['w8a8']
+  assert p['integer_layers'] == ['fc1', 'fc2', 'fc3']
+  assert p['integer_bit_exact'] and p['loaded_logits_identical']
+  assert p['integer_error'] == p['fake_quant_error'] == p['loaded_error']
+  assert abs(p['integer_error'] - float_error) <= 0.01
+  assert p['size_ratio'] <= 0.26
+  assert p['file_bytes'] == os.path.getsize(
+      tmp_path / 'ptq' / 'w8a8' / 'quantized.jxq')
+  q = r['qat']['w4a8']
+  assert q['integer_bit_exact'] and q['loaded_error'] == q['integer_error']
+  assert q['size_ratio'] <= 0.14
+  # One epoch of 4-bit QAT from the float weights keeps it trained.
+  assert q['integer_error'] < float_error + 0.05
+  assert os.path.exists(tmp_path / 'results.json')
+
+
+@pytest.mark.parametrize('field,value,match', [
+    ('weight_bits', 9, 'bits must be in 2..8'),
+    ('act_bits', 1, 'bits must be in 2..8'),
+    ('act_method', 'kl', 'Unknown act_method'),
+    ('weight_method', 'kl', 'Unknown weight_method'),
+    ('calib_images', 0, 'empty calibration set'),
+    ('wieght_bits', 4, 'Unknown quantization field'),
+])
+def test_bad_section(field, value, match):
+  section = ml_collections.ConfigDict({'act_bits': 8, field: value})
+  with pytest.raises(ValueError, match=match):
+    check_config(section)
+
+
+def test_bad_section_fails_before_training():
+  c = tiny_config()
+  c.quantization = ml_collections.ConfigDict({'weight_bits': 1})
+  with pytest.raises(ValueError, match='bits must be in 2..8'):
+    train.train_and_evaluate(c, None)
