@@ -58,3 +58,29 @@ def test_bad_section_fails_before_training():
   c.quantization = ml_collections.ConfigDict({'weight_bits': 1})
   with pytest.raises(ValueError, match='bits must be in 2..8'):
     train.train_and_evaluate(c, None)
+
+
+def test_qat_composes_with_pruning_zeros_stay_zero():
+  import numpy as np
+  from jaxcompress.quantization import apply as qapply
+  from jaxcompress.quantization import integer
+  from jaxcompress.quantization import plugin as qplugin
+  c = tiny_config(test_subset=500)
+  c.pruning = ml_collections.ConfigDict(dict(sparsity=0.8,
+                                             schedule='one_shot', step=0.0))
+  c.quantization = ml_collections.ConfigDict(dict(
+      weight_bits=4, weight_symmetric=False, act_bits=8, calib_images=128,
+      preserve_sparsity=True, save_files=False))
+  state, r = train.train_and_evaluate(c, None)
+  assert r['qat_integer_bit_exact']
+  params = state.params
+  settings = qplugin.resolve(c.quantization, params)
+  q = qapply.quantize_params(params, settings.specs)
+  im = integer.convert(train.models.get_model('lenet_300_100'),
+                       state.variables(), settings.specs)
+  for layer in ('fc1', 'fc2', 'fc3'):
+    w = np.asarray(params[layer]['kernel'])
+    assert 0.75 < np.mean(w == 0) < 0.85   # pruned by the pruning plugin
+    assert np.all(np.asarray(q[layer]['kernel'])[w == 0] == 0)
+    stored = np.asarray(im.qweights[f'params/{layer}/kernel'].dequantize())
+    assert np.all(stored[w == 0] == 0)
