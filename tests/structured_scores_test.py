@@ -207,3 +207,23 @@ def test_plugin_rejects_bad_config(tmp_path):
   c.structured.rules = (('fc2', 1.0),)
   with pytest.raises(ValueError, match="'fc2'.*removes all 30"):
     train.train_and_evaluate(c, None)
+
+
+def test_prune_shrink_finetune_trains_the_small_model():
+  from jaxcompress.structured import experiment
+  c = tiny_config(model='lenet_300_100', num_train_steps=20)
+  c.structured = st.default_section()
+  c.structured.score = 'l2'
+  c.structured.rules = (('fc1', 0.8), ('fc2', 0.7))
+  c.structured.step = 10
+  c.structured.finetune_epochs = 0.625   # 20 steps on 2,048 images
+  c.structured.finetune_learning_rate = 1e-9  # ~frozen: stage 2 = stage 1
+  _, r = experiment.prune_shrink_finetune(c, None)
+  assert r['shrunk_model_kwargs'] == {'features': (60, 30)}
+  assert r['num_params'] == 784 * 60 + 60 + 60 * 30 + 30 + 30 * 10 + 10
+  # Stage 2 starts from the sliced params: with a vanishing learning rate
+  # the small model scores what the shrunk stage-1 model scored.
+  assert r['test_error'] == pytest.approx(
+      r['prune_stage']['structured']['test_error'], abs=1e-3)
+  assert r['test_error'] < 0.9
+  assert r['prune_stage']['structured']['widths']['fc1'] == 60

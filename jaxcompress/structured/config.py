@@ -13,6 +13,9 @@ Fields of the section (defaults in `default_section`):
   slimming_l1: lambda of the L1 penalty on batch-norm scales (0 = off).
   calibration_examples: images for activation / Taylor scores.
   tie: groups whose widths one module attribute sets keep equal counts.
+  finetune_epochs, finetune_learning_rate: second stage of
+    `experiment.prune_shrink_finetune` (the shrunk model trains alone).
+  init_file: start from these variables' params (shrunk-model fine-tuning).
 
 The report shrinks the final model (`removal.shrink`), evaluates it, and
 records widths, parameters, FLOPs, the largest logit difference to the
@@ -23,9 +26,11 @@ from __future__ import annotations
 
 import os
 
+import flax.serialization
 import jax
 import ml_collections
 import numpy as np
+import optax
 
 from jaxcompress import metrics
 from jaxcompress import plugin as plugin_lib
@@ -58,6 +63,13 @@ def default_section() -> ml_collections.ConfigDict:
   c.slimming_l1 = 0.0
   c.calibration_examples = 1024
   c.tie = True
+  # Shrink-then-finetune (experiment.prune_shrink_finetune): epochs and
+  # learning rate of the second stage, which trains the shrunk model.
+  c.finetune_epochs = 0.0
+  c.finetune_learning_rate = 0.0
+  # Start from these variables (a msgpack file of the model's variables, as
+  # written by `experiment.prune_shrink_finetune`); '' = fresh init.
+  c.init_file = ''
   return c
 
 
@@ -118,12 +130,18 @@ def plugin_from_config(section, ctx: plugin_lib.Context) -> plugin_lib.Plugin:
   schedule = pruning_config.make_schedule(section, ctx.steps_per_epoch)
   tx = transform.structured_mask(graph, targets, score_fn, schedule,
                                  _get(section, 'distribution'), ties)
+  if _get(section, 'init_file'):
+    with open(_get(section, 'init_file'), 'rb') as f:
+      init = flax.serialization.from_bytes(variables, f.read())
+    tx = optax.chain(transform.load_params(init['params']), tx)
   penalty = None
   if float(_get(section, 'slimming_l1')) > 0:
     penalty = slimming.bn_scale_penalty(
         graph, float(_get(section, 'slimming_l1')), list(targets) or None)
 
   def report(state, ctx):
+    if not targets:
+      return {}
     return {'structured': shrink_report(model, state.variables(), graph,
                                         state.opt_state, ctx)}
 

@@ -1,0 +1,128 @@
+"""Inference latency of dense vs physically shrunk models, beside FLOPs.
+
+For each case the dense zoo model is masked to the given widths (the first
+units of every group kept), shrunk with `jaxcompress.structured.shrink`, and
+both forward passes are jitted, warmed up, and timed at batch 1 and 1024.
+Dense and shrunk calls alternate within each repeat so that the load of the
+shared machine hits both alike; the median over repeats is printed, with the
+speed-up and the FLOPs ratio (`jaxcompress.metrics.summarize`). Weights are
+random: latency does not depend on their values.
+
+  python benchmarks/structured_latency.py                 # default cases
+  python benchmarks/structured_latency.py --cases 'lenet_300_100:88,33' \
+      --repeats 200
+
+A case is ``model:w1,w2,...`` (the widths attribute of the model:
+`features` for MLP/LeNet5, `stage_features` for ResNetSmall).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from jaxcompress import metrics, models  # noqa: E402
+import jaxcompress.structured as st  # noqa: E402
+
+DEFAULT_CASES = ('lenet_300_100:88,33;mlp_128:64;lenet5:9,18,25;'
+                 'resnet_small:8,16')
+
+
+def _shrunk(name: str, widths: tuple[int, ...]):
+  model = models.get_model(name)
+  variables = jax.jit(model.init)(jax.random.PRNGKey(0),
+                                  jnp.zeros((1, 28, 28, 1)))
+  graph = st.trace_groups(model, variables)
+  attrs = st.width_attributes(model, graph)
+  keep = {}
+  field = None
+  for (f, index), names in attrs.items():
+    if index is None or f == 'num_classes':
+      continue
+    field = f
+    for n in names:
+      keep[n] = np.arange(widths[index])
+  if field is None or len(widths) != len(getattr(model, field)):
+    raise ValueError(f'{name}: give {len(getattr(model, field))} widths')
+  masked = st.mask_variables(graph, variables, keep)
+  small, small_vars = st.shrink(model, masked, keep, graph)
+  x = jax.random.normal(jax.random.PRNGKey(1), (8, 28, 28, 1))
+  diff = float(jnp.max(jnp.abs(model.apply(masked, x) - small.apply(small_vars, x))))
+  return model, variables, small, small_vars, diff
+
+
+def _time_pair(f_dense, v_dense, f_small, v_small, x, repeats):
+  f_dense(v_dense, x).block_until_ready()
+  f_small(v_small, x).block_until_ready()
+  td, ts = [], []
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    f_dense(v_dense, x).block_until_ready()
+    t1 = time.perf_counter()
+    f_small(v_small, x).block_until_ready()
+    t2 = time.perf_counter()
+    td.append(t1 - t0)
+    ts.append(t2 - t1)
+  return 1e3 * float(np.median(td)), 1e3 * float(np.median(ts))
+
+
+def main():
+  ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  ap.add_argument('--cases', default=DEFAULT_CASES)
+  ap.add_argument('--repeats', type=int, default=100)
+  ap.add_argument('--batch_sizes', default='1,1024')
+  args = ap.parse_args()
+  batch_sizes = [int(b) for b in args.batch_sizes.split(',')]
+  rows = []
+  for case in args.cases.split(';'):
+    name, w = case.split(':')
+    widths = tuple(int(v) for v in w.split(','))
+    model, v, small, sv, diff = _shrunk(name, widths)
+    x1 = np.zeros((1, 28, 28, 1), np.float32)
+    dense_sum = metrics.summarize(model, v, x1)
+    small_sum = metrics.summarize(small, sv, x1)
+    fd = jax.jit(lambda v, x: model.apply(v, x, train=False))
+    fs = jax.jit(lambda v, x: small.apply(v, x, train=False))
+    row = {
+        'model': name, 'shrunk': '-'.join(map(str, widths)),
+        'params': f"{dense_sum['num_params']:,} -> {small_sum['num_params']:,}",
+        'flops_ratio': dense_sum['flops_dense'] / small_sum['flops_dense'],
+        'max_diff': diff,
+    }
+    for bs in batch_sizes:
+      x = jax.random.normal(jax.random.PRNGKey(bs), (bs, 28, 28, 1))
+      d, s = _time_pair(fd, v, fs, sv, x, args.repeats)
+      row[f'b{bs}'] = (d, s)
+    rows.append(row)
+    print(f'# done {name}', file=sys.stderr, flush=True)
+
+  print(f'jax {jax.__version__}, {jax.devices()[0].device_kind}, '
+        f'{os.cpu_count()} cpus; median of {args.repeats} alternating repeats, '
+        'jitted, after warm-up; 1-minute load average '
+        f'{os.getloadavg()[0]:.1f}\n')
+  head = ['model', 'shrunk widths', 'params', 'FLOPs ratio']
+  for bs in batch_sizes:
+    head += [f'batch {bs} dense ms', f'batch {bs} shrunk ms',
+             f'batch {bs} speed-up']
+  head.append('max |shrunk - masked|')
+  print('| ' + ' | '.join(head) + ' |')
+  print('|' + '---|' * len(head))
+  for r in rows:
+    cells = [r['model'], r['shrunk'], r['params'], f"{r['flops_ratio']:.2f}x"]
+    for bs in batch_sizes:
+      d, s = r[f'b{bs}']
+      cells += [f'{d:.3f}', f'{s:.3f}', f'{d / s:.2f}x']
+    cells.append(f"{r['max_diff']:.1e}")
+    print('| ' + ' | '.join(cells) + ' |')
+
+
+if __name__ == '__main__':
+  main()

@@ -1,0 +1,48 @@
+"""Network slimming of the residual net: L1 on batch-norm scales, global
+threshold, shrink (residual channels kept together), fine-tune.
+
+Reproduces (in method): ANCHORS.md "Structured pruning", network slimming
+(Liu et al. 2017): MLP 784-500-300 1.43% -> 1.49% with -84.4% parameters;
+the method on our conv net with batch norm and residual blocks.
+
+Procedure (`prune_shrink_finetune`): stage 1 trains ResNetSmall (16, 32)
+for half an epoch (234 steps) with the loss plus 5e-3 * sum |gamma| over every
+batch norm after a prunable conv; at its last step half of all channels go
+under one global threshold on |gamma| (summed over the batch norms a
+residual group shares), with the two groups each stage width sets kept equal
+(`tie_groups`); the model is shrunk to ResNetSmall(stage_features=(a, b))
+and fine-tuned alone for half an epoch. Short because one dense step costs
+~1.6 s on the shared CPU; one seed.
+
+  python experiments/main.py --config=experiments/configs/structured_resnet_slimming.py \
+      --workdir=workdirs/structured_resnet_slimming
+
+Runtime: about 10 minutes on the shared 2-core CPU.
+Result (seed 0): see docs/results_structured.md.
+"""
+
+from configs import default
+
+from jaxcompress.structured import default_section
+
+
+def get_config():
+  c = default.get_config()
+  c.entry = 'jaxcompress.structured.experiment:prune_shrink_finetune'
+  c.model = 'resnet_small'
+  c.num_train_steps = 234
+  c.steps_per_call = 117
+  c.batch_size = 128
+  c.learning_rate = 0.05
+  c.weight_decay = 1e-4
+  c.schedule = 'cosine'
+  c.structured = default_section()
+  c.structured.score = 'bn_scale'
+  c.structured.slimming_l1 = 5e-3
+  c.structured.distribution = 'global'
+  c.structured.sparsity = 0.5
+  c.structured.schedule = 'one_shot'
+  c.structured.step = 233
+  c.structured.finetune_epochs = 0.5
+  c.structured.finetune_learning_rate = 0.02
+  return c
