@@ -55,6 +55,19 @@ class MLP(nn.Module):
     return nn.Dense(self.num_classes, name=f'fc{len(self.features) + 1}')(x)
 
 
+def max_pool_2x2(x):
+  """2x2 max pooling with stride 2, as a reshape and a max.
+
+  Same values as nn.max_pool(x, (2, 2), (2, 2)), but its gradient is a
+  compare-and-select instead of XLA's select_and_scatter, which is several
+  times slower on CPU (LeNet-5's train step runs about 2x faster).
+  """
+  n, h, w, c = x.shape
+  if h % 2 or w % 2:
+    return nn.max_pool(x, (2, 2), (2, 2))
+  return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+
+
 class LeNet5(nn.Module):
   """LeNet-5 as in Caffe's examples/mnist (used by Han et al. 2015).
 
@@ -73,11 +86,11 @@ class LeNet5(nn.Module):
     x = nn.Conv(c1, (5, 5), padding='VALID', name='conv1')(x)
     if self.batch_norm:
       x = nn.BatchNorm(use_running_average=not train, name='bn1')(x)
-    x = nn.max_pool(x, (2, 2), (2, 2))
+    x = max_pool_2x2(x)
     x = nn.Conv(c2, (5, 5), padding='VALID', name='conv2')(x)
     if self.batch_norm:
       x = nn.BatchNorm(use_running_average=not train, name='bn2')(x)
-    x = nn.max_pool(x, (2, 2), (2, 2))
+    x = max_pool_2x2(x)
     x = x.reshape((x.shape[0], -1))
     x = nn.Dense(f1, name='fc1')(x)
     if self.batch_norm:
