@@ -236,7 +236,8 @@ def plugin_from_config(section, ctx: plugin_lib.Context) -> plugin_lib.Plugin:
   def report(state, ctx):
     return ptq.quantized_report(
         ctx.model, state.variables(), section, ctx.train_images,
-        ctx.evaluate, ctx.test_images, ctx.workdir, ctx.config, prefix='qat_')
+        ctx.test_images, ctx.test_labels, ctx.workdir, ctx.config,
+        prefix='qat_')
 
   return plugin_lib.Plugin(name='quantization', tx=tx, params_fn=params_fn,
                            wrap_apply=wrap, report=report)

@@ -30,7 +30,6 @@ from typing import Any
 
 import flax.serialization
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -50,8 +49,9 @@ def logits_of(apply_fn, variables, images: np.ndarray, batch_size: int = 1000
 
 
 def quantized_report(model, variables: Any, section, train_images: np.ndarray,
-                     evaluate, test_images: np.ndarray, workdir: str | None,
-                     config=None, prefix: str = '') -> dict:
+                     test_images: np.ndarray, test_labels: np.ndarray,
+                     workdir: str | None, config=None, prefix: str = ''
+                     ) -> dict:
   """Quantizes trained float `variables` as `section` says and measures it.
 
   Args:
@@ -59,8 +59,8 @@ def quantized_report(model, variables: Any, section, train_images: np.ndarray,
     variables: trained float variables (batch norm is folded here).
     section: a quantization config section (see `plugin.py`).
     train_images: calibration images come from the front of this array.
-    evaluate: `(variables, apply_fn) -> {'error', ...}` on the test set.
-    test_images: the test images (for comparing logits).
+    test_images, test_labels: the test set; errors are computed from the
+      logits of each model, which are also compared with each other.
     workdir: where the files go (a temporary directory if None).
     config: the experiment config (its model name goes in the file header).
     prefix: prefix for the result keys.
@@ -78,7 +78,9 @@ def quantized_report(model, variables: Any, section, train_images: np.ndarray,
     p = apply_lib.quantize_params(v['params'], specs, method, preserve)
     return model_f.apply({**v, 'params': p}, x, train=train)
 
-  r = {'weight_only_error': evaluate(vars_f, weight_only)['error']}
+  error = lambda logits: float(np.mean(logits.argmax(-1) != test_labels))
+  wq_logits = logits_of(weight_only, vars_f, test_images)
+  r = {'weight_only_error': error(wq_logits)}
   layers = {}
   if settings.layers:
     n = plugin_mod._get(section, 'calib_images')
@@ -94,21 +96,20 @@ def quantized_report(model, variables: Any, section, train_images: np.ndarray,
     def fake(v, x, train=False):
       return inner({**v, 'params': params_fn(v['params'])}, x, train=train)
 
-    r['fake_quant_error'] = evaluate(vars_f, fake)['error']
+    ref_logits = logits_of(fake, vars_f, test_images)
+    r['fake_quant_error'] = error(ref_logits)
     r['calib_images'] = int(min(n, len(train_images)))
-    reference = fake
   else:
-    reference = weight_only
+    ref_logits = wq_logits
   im = integer.convert(model_f, vars_f, specs, layers, method)
 
   def run_integer(arrays, x, train=False):
     del train
     return im.apply_arrays(arrays, x)
 
-  r['integer_error'] = evaluate(im.arrays(), run_integer)['error']
-  r['integer_layers'] = sorted(layers)
-  ref_logits = logits_of(reference, vars_f, test_images)
   int_logits = logits_of(run_integer, im.arrays(), test_images)
+  r['integer_error'] = error(int_logits)
+  r['integer_layers'] = sorted(layers)
   r['integer_max_abs_logit_diff'] = float(np.max(np.abs(ref_logits -
                                                         int_logits)))
   r['integer_bit_exact'] = bool(np.array_equal(ref_logits, int_logits))
@@ -136,8 +137,8 @@ def quantized_report(model, variables: Any, section, train_images: np.ndarray,
         del train
         return loaded.apply_arrays(arrays, x)
 
-      r['loaded_error'] = evaluate(loaded.arrays(), run_loaded)['error']
       loaded_logits = logits_of(run_loaded, loaded.arrays(), test_images)
+      r['loaded_error'] = error(loaded_logits)
       r['loaded_logits_identical'] = bool(np.array_equal(loaded_logits,
                                                          int_logits))
     if tmp is not None:
@@ -194,11 +195,6 @@ def run(config: ml_collections.ConfigDict, workdir: str | None):
 
   ds = train.load_data(config)
   model = train.models.get_model(config.model, **config.model_kwargs)
-  mesh = train.data_mesh()
-  sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(
-      'data'))
-  evaluate = train.make_evaluate(model, config.eval_batch_size, sharding,
-                                 ds.test_images, ds.test_labels)
   variables = jax.tree.map(np.asarray, state.variables())
   results = {'model': config.model,
              'float_test_error': float_results['test_error'],
@@ -208,7 +204,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | None):
     sub = os.path.join(workdir, 'ptq', name) if workdir else None
     results['ptq'][name] = quantized_report(
         model, variables, _merge(section, overrides), ds.train_images,
-        evaluate, ds.test_images, sub, config)
+        ds.test_images, ds.test_labels, sub, config)
     results['ptq'][name]['settings'] = overrides
 
   tmp = None
