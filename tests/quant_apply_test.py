@@ -49,7 +49,7 @@ def test_rule_errors():
 def test_params_fn_gradient_is_straight_through():
   params = _params()
   specs = A.weight_specs(params, [('kernel', QuantSpec(4))])
-  loss = lambda p: sum(jnp.sum(l * 3.0) for l in jax.tree.leaves(
+  loss = lambda p: sum(jnp.sum(leaf * 3.0) for leaf in jax.tree.leaves(
       A.quantize_params(p, specs)))
   grads = jax.jit(jax.grad(loss))(params)
   for g in jax.tree.leaves(grads):

@@ -7,8 +7,7 @@ import pytest
 from conftest import tiny_config
 
 from jaxcompress import train
-from jaxcompress.quantization import check_config
-from jaxcompress.quantization import ptq
+from jaxcompress.quantization import check_config, ptq
 
 
 def test_ptq_and_qat_on_real_mnist(tmp_path):
@@ -62,6 +61,7 @@ def test_bad_section_fails_before_training():
 
 def test_qat_composes_with_pruning_zeros_stay_zero():
   import numpy as np
+
   from jaxcompress.quantization import apply as qapply
   from jaxcompress.quantization import integer
   from jaxcompress.quantization import plugin as qplugin

@@ -8,9 +8,8 @@ import pytest
 
 from jaxcompress import models
 from jaxcompress.quantization import apply as A
-from jaxcompress.quantization import fold_bn
+from jaxcompress.quantization import fold_bn, storage
 from jaxcompress.quantization import integer as I
-from jaxcompress.quantization import storage
 from jaxcompress.quantization.quantizers import QuantSpec
 
 

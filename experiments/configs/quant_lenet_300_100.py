@@ -23,8 +23,7 @@ Runtime: about 10 minutes on the shared 2-core CPU (1 seed, seed 0).
 Result: docs/results_quantization.md (python benchmarks/quant_table.py).
 """
 
-from configs import lenet_300_100
-from configs import quant_common
+from configs import lenet_300_100, quant_common
 
 
 def get_config():

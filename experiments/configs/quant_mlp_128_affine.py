@@ -15,7 +15,6 @@ Result: docs/results_quantization.md (python benchmarks/quant_table.py).
 """
 
 import ml_collections
-
 from configs import lenet_300_100
 
 

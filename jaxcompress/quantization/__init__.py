@@ -13,35 +13,40 @@ Modules:
   ptq          PTQ / QAT experiment entry and the shared report
 """
 
-from jaxcompress.quantization.apply import LayerQuant
-from jaxcompress.quantization.apply import act_specs
-from jaxcompress.quantization.apply import calibrate_layers
-from jaxcompress.quantization.apply import fake_quant_apply
-from jaxcompress.quantization.apply import quantize_params
-from jaxcompress.quantization.apply import weight_specs
-from jaxcompress.quantization.calibration import calibrate
-from jaxcompress.quantization.calibration import compute_range
+from jaxcompress.quantization.apply import (
+    LayerQuant,
+    act_specs,
+    calibrate_layers,
+    fake_quant_apply,
+    quantize_params,
+    weight_specs,
+)
+from jaxcompress.quantization.calibration import calibrate, compute_range
 from jaxcompress.quantization.fold_bn import fold_batch_norm
-from jaxcompress.quantization.integer import IntegerModel
-from jaxcompress.quantization.integer import QTensor
-from jaxcompress.quantization.integer import convert
-from jaxcompress.quantization.integer import pack
-from jaxcompress.quantization.integer import unpack
-from jaxcompress.quantization.plugin import check_config
-from jaxcompress.quantization.plugin import default_section
-from jaxcompress.quantization.plugin import plugin_from_config
-from jaxcompress.quantization.plugin import start_from
-from jaxcompress.quantization.quantizers import QuantSpec
-from jaxcompress.quantization.quantizers import dequantize
-from jaxcompress.quantization.quantizers import fake_quant
-from jaxcompress.quantization.quantizers import fake_quant_tensor
-from jaxcompress.quantization.quantizers import lsq_fake_quant
-from jaxcompress.quantization.quantizers import quantize
-from jaxcompress.quantization.quantizers import quantize_ste
-from jaxcompress.quantization.quantizers import scale_zero_point
-from jaxcompress.quantization.storage import load
-from jaxcompress.quantization.storage import save
-from jaxcompress.quantization.storage import save_float
+from jaxcompress.quantization.integer import (
+    IntegerModel,
+    QTensor,
+    convert,
+    pack,
+    unpack,
+)
+from jaxcompress.quantization.plugin import (
+    check_config,
+    default_section,
+    plugin_from_config,
+    start_from,
+)
+from jaxcompress.quantization.quantizers import (
+    QuantSpec,
+    dequantize,
+    fake_quant,
+    fake_quant_tensor,
+    lsq_fake_quant,
+    quantize,
+    quantize_ste,
+    scale_zero_point,
+)
+from jaxcompress.quantization.storage import load, save, save_float
 
 __all__ = [
     'IntegerModel', 'LayerQuant', 'QTensor', 'QuantSpec', 'act_specs',

@@ -222,7 +222,7 @@ def load_variables(path: str) -> dict:
 
 def plugin_from_config(section, ctx: plugin_lib.Context) -> plugin_lib.Plugin:
   """Quantization-aware training plugin for `config.quantization`."""
-  from jaxcompress.quantization import ptq   # avoids an import cycle
+  from jaxcompress.quantization import ptq  # avoids an import cycle
   settings = resolve(section, ctx.variables['params'])
   params_fn = params_transform(settings, _get(section, 'preserve_sparsity'))
   dynamic = {n: lq for n, lq in settings.layers.items()}

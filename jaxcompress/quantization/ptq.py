@@ -34,10 +34,8 @@ import ml_collections
 import numpy as np
 
 from jaxcompress.quantization import apply as apply_lib
-from jaxcompress.quantization import fold_bn
-from jaxcompress.quantization import integer
+from jaxcompress.quantization import fold_bn, integer, storage
 from jaxcompress.quantization import plugin as plugin_mod
-from jaxcompress.quantization import storage
 
 
 def logits_of(apply_fn, variables, images: np.ndarray, batch_size: int = 1000
@@ -224,7 +222,10 @@ def run(config: ml_collections.ConfigDict, workdir: str | None):
       qcfg.quantization.init_from = init_path
       qcfg.num_epochs = float(overrides.get('epochs', 2.0))
       qcfg.num_train_steps = -1
-      qcfg.steps_per_call = -1          # one epoch per compiled call
+      epochs = qcfg.num_epochs
+      spe = len(ds.train_labels) // config.batch_size
+      # One epoch per compiled call, or the whole run if shorter.
+      qcfg.steps_per_call = -1 if epochs >= 1 else int(round(epochs * spe))
       qcfg.eval_every_steps = -1
       qcfg.checkpoint_every_steps = -1
       qcfg.learning_rate = float(overrides.get('learning_rate',
