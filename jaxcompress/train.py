@@ -40,11 +40,8 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from jaxcompress import data as data_lib
-from jaxcompress import metrics
-from jaxcompress import models
-from jaxcompress import optim
+from jaxcompress import metrics, models, optim, strategies
 from jaxcompress import plugin as plugin_lib
-from jaxcompress import strategies
 
 # How many times each jitted function has been traced in this process; a test
 # asserts that a whole run traces its train step once.

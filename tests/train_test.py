@@ -147,7 +147,7 @@ def test_same_losses_on_one_and_four_devices():
       "print('RESULT', json.dumps([h['loss'] for h in r['history']]"
       " + [r['test_error']]))")
   assert out.returncode == 0, out.stderr[-3000:]
-  line = [l for l in out.stdout.splitlines() if l.startswith('RESULT')][0]
+  line = [s for s in out.stdout.splitlines() if s.startswith('RESULT')][0]
   four = json.loads(line.split(' ', 1)[1])
   np.testing.assert_allclose(four[:-1], [h['loss'] for h in one['history']],
                              rtol=1e-4)
