@@ -11,7 +11,7 @@ against 146 (1.46%) for the student alone (hinton_student.py)
 Writes workdirs/hinton_distill/{teacher,student}; a finished teacher is reused.
 The student sees un-jittered images, so the teacher's logits are computed once
 and kept on the device beside them.
-Runtime: 30 + 30 epochs on a 2-core CPU; measured time and result in README.md.
+Runtime: 12 + 12 epochs on a 2-core CPU; measured time and result in README.md.
 """
 
 import ml_collections

@@ -6,7 +6,7 @@ error), and the baseline every LeNet-5 compression row starts from.
   python experiments/main.py --config=experiments/configs/lenet5.py \
       --workdir=workdirs/lenet5
 
-Runtime: 15 epochs, a few minutes on a 2-core CPU.
+Runtime: 10 epochs, a few minutes on a 2-core CPU.
 Result: see README.md's baselines table, produced by the command above.
 """
 
@@ -16,7 +16,7 @@ from configs import default
 def get_config():
   c = default.get_config()
   c.model = 'lenet5'
-  c.num_epochs = 15.0
+  c.num_epochs = 10.0
   c.batch_size = 128
   c.optimizer = 'momentum'
   c.learning_rate = 0.05
