@@ -257,3 +257,24 @@ def test_summary_hand_computed():
   assert s['total'] == {'size': 6, 'nnz': 3, 'sparsity': 0.5}
   assert s['pruned_layers']['nnz'] == 2
   assert 'fc/kernel' in pruning.format_summary(s)
+
+
+def test_lottery_next_masks_hand_computed():
+  from jaxcompress.pruning import lottery
+  params = {'fc1': {'kernel': jnp.array([[5., -1.], [0.5, 3.]]),
+                    'bias': jnp.zeros(2)}}
+  masks = {'fc1/kernel': np.array([[True, True], [True, False]]),
+           'fc1/bias': np.ones(2, bool)}
+  # keep 50% of 4 = 2 among the survivors (5, -1, 0.5): 5 and -1
+  out = lottery.next_masks(params, masks, {'fc1/kernel': 0.5})
+  np.testing.assert_array_equal(out['fc1/kernel'], [[1, 1], [0, 0]])
+
+
+def test_tree_files_round_trip(tmp_path):
+  from jaxcompress.pruning import config as config_lib
+  params = _params()
+  config_lib.save_tree(str(tmp_path / 'p.npz'), params)
+  back = config_lib.load_tree(str(tmp_path / 'p.npz'), params)
+  chex.assert_trees_all_equal(back, params)
+  with pytest.raises(ValueError, match='lacks parameters'):
+    config_lib.load_tree(str(tmp_path / 'p.npz'), {'other': jnp.ones(2)})
