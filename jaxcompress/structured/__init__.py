@@ -17,29 +17,42 @@ Pieces (each a small module):
 * `plugin_from_config` (config.py): the `config.structured` entry point.
 """
 
-from jaxcompress.structured.config import check_config
-from jaxcompress.structured.config import default_section
-from jaxcompress.structured.config import plugin_from_config
-from jaxcompress.structured.config import shrink_report
-from jaxcompress.structured.graph import Graph
-from jaxcompress.structured.graph import Group
-from jaxcompress.structured.graph import Member
-from jaxcompress.structured.graph import trace_groups
-from jaxcompress.structured.removal import kept_units
-from jaxcompress.structured.removal import mask_variables
-from jaxcompress.structured.removal import shrink
-from jaxcompress.structured.removal import tie_groups
-from jaxcompress.structured.removal import width_attributes
-from jaxcompress.structured.scores import activation
-from jaxcompress.structured.scores import bn_scale
-from jaxcompress.structured.scores import make_score
-from jaxcompress.structured.scores import taylor
-from jaxcompress.structured.scores import weight_norm
+from jaxcompress.structured.config import (
+    check_config,
+    default_section,
+    plugin_from_config,
+    shrink_report,
+)
+from jaxcompress.structured.graph import Graph, Group, Member, trace_groups
+from jaxcompress.structured.removal import (
+    kept_units,
+    mask_variables,
+    shrink,
+    tie_groups,
+    width_attributes,
+)
+from jaxcompress.structured.scores import (
+    activation,
+    bn_scale,
+    make_score,
+    taylor,
+    weight_norm,
+)
 from jaxcompress.structured.slimming import bn_scale_penalty
-from jaxcompress.structured.stats import activation_stats
-from jaxcompress.structured.stats import taylor_scores
-from jaxcompress.structured.transform import StructuredMaskState
-from jaxcompress.structured.transform import apply_unit_masks
-from jaxcompress.structured.transform import find_state
-from jaxcompress.structured.transform import group_targets
-from jaxcompress.structured.transform import structured_mask
+from jaxcompress.structured.stats import activation_stats, taylor_scores
+from jaxcompress.structured.transform import (
+    StructuredMaskState,
+    apply_unit_masks,
+    find_state,
+    group_targets,
+    structured_mask,
+)
+
+__all__ = [
+    'Graph', 'Group', 'Member', 'StructuredMaskState', 'activation',
+    'activation_stats', 'apply_unit_masks', 'bn_scale', 'bn_scale_penalty',
+    'check_config', 'default_section', 'find_state', 'group_targets',
+    'kept_units', 'make_score', 'mask_variables', 'plugin_from_config',
+    'shrink', 'shrink_report', 'structured_mask', 'taylor', 'taylor_scores',
+    'tie_groups', 'trace_groups', 'weight_norm', 'width_attributes',
+]

@@ -36,10 +36,8 @@ from jaxcompress import metrics
 from jaxcompress import plugin as plugin_lib
 from jaxcompress.pruning import config as pruning_config
 from jaxcompress.structured import graph as graph_lib
-from jaxcompress.structured import removal
+from jaxcompress.structured import removal, slimming, transform
 from jaxcompress.structured import scores as scores_lib
-from jaxcompress.structured import slimming
-from jaxcompress.structured import transform
 
 __all__ = ['default_section', 'check_config', 'plugin_from_config']
 

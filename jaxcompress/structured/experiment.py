@@ -24,11 +24,9 @@ import jax
 import ml_collections
 import numpy as np
 
-from jaxcompress import models
-from jaxcompress import train
+from jaxcompress import models, train
 from jaxcompress.structured import graph as graph_lib
-from jaxcompress.structured import removal
-from jaxcompress.structured import transform
+from jaxcompress.structured import removal, transform
 
 __all__ = ['prune_shrink_finetune']
 

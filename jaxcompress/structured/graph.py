@@ -244,10 +244,6 @@ class _Walker:
     self.roles: dict[tuple[int, int], str] = {}  # (leaf index, axis) -> role
     self.origin: dict[Any, int] = {}  # var -> leaf index (param, maybe cast)
 
-  def layer_of(self, label) -> str:
-    root = self.s.resolve(label)[0]
-    return self.root_name.get(root, f'space {root}')
-
   def run(self, jaxpr, in_labels: Sequence[Any]) -> list[Any]:
     env: dict[Any, Any] = {}
 
@@ -267,7 +263,7 @@ class _Walker:
 
   def _join(self, labels, what: str):
     """Union of several labels of one axis; returns the joined label."""
-    labels = [l for l in labels if l is not None]
+    labels = [lbl for lbl in labels if lbl is not None]
     if not labels:
       return None
     first = labels[0]
@@ -280,9 +276,9 @@ class _Walker:
 
   def _block_all(self, ins, reason: str) -> None:
     for lab in ins:
-      for l in lab:
-        if l is not None:
-          self.s.block(l, reason)
+      for lbl in lab:
+        if lbl is not None:
+          self.s.block(lbl, reason)
 
   def eqn(self, eqn, ins):
     prim = eqn.primitive.name
@@ -323,7 +319,7 @@ class _Walker:
     if prim == 'squeeze':
       lab = ins[0]
       dims = {d % len(lab) for d in p['dimensions']}
-      return [tuple(l for i, l in enumerate(lab) if i not in dims)]
+      return [tuple(lbl for i, lbl in enumerate(lab) if i not in dims)]
 
     if prim == 'transpose':
       lab = ins[0]
@@ -345,7 +341,7 @@ class _Walker:
           self.s.block(lab[ax], f'{prim} reduces over its channels')
       if prim.startswith('cum'):
         return [lab]
-      return [tuple(l for i, l in enumerate(lab) if i not in axes)]
+      return [tuple(lbl for i, lbl in enumerate(lab) if i not in axes)]
 
     if prim in _WINDOW:
       lab = ins[0]
@@ -375,7 +371,7 @@ class _Walker:
         return outs
 
     # Unknown primitive, or a slice/gather/pad/concatenate of channels.
-    if any(l is not None for lab in ins for l in lab):
+    if any(lbl is not None for lab in ins for lbl in lab):
       self._block_all(ins, f'primitive {prim!r} is not understood by the tracer')
     return [(None,) * len(s) for s in shapes_out]
 
@@ -516,12 +512,11 @@ def trace_groups(model: nn.Module, variables: Any,
     in_labels.append(tuple((n, 1, 1) for n in nodes))
     walker.origin[jaxpr.invars[k]] = k
   in_labels.append((None,) * (1 + len(input_shape)))
-  walker.root_name = {}
   outs = walker.run(jaxpr, in_labels)
   for lab in outs:
-    for l in lab:
-      if l is not None:
-        spaces.block(l, 'its channels are outputs of the model')
+    for lbl in lab:
+      if lbl is not None:
+        spaces.block(lbl, 'its channels are outputs of the model')
 
   # Collect members per root.
   by_root: dict[int, list[Member]] = {}

@@ -31,9 +31,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxcompress.rules import named_leaves
-from jaxcompress.structured.graph import Graph, Group, trace_groups
+from jaxcompress.structured.graph import Graph, trace_groups
 
-__all__ = ['kept_units', 'mask_variables', 'shrink', 'width_attributes']
+__all__ = ['kept_units', 'mask_variables', 'shrink', 'tie_groups',
+           'width_attributes']
 
 
 def _leaf_dict(variables: Any) -> dict[str, Any]:
@@ -275,5 +276,3 @@ def tie_groups(model: nn.Module, graph: Graph,
       ties.append(list(names_))
   return ties
 
-
-__all__.append('tie_groups')
