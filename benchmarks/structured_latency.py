@@ -29,8 +29,8 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from jaxcompress import metrics, models  # noqa: E402
 import jaxcompress.structured as st  # noqa: E402
+from jaxcompress import metrics, models  # noqa: E402
 
 DEFAULT_CASES = ('lenet_300_100:88,33;mlp_128:64;lenet5:9,18,25;'
                  'resnet_small:8,16')
@@ -112,7 +112,7 @@ def main():
   for bs in batch_sizes:
     head += [f'batch {bs} dense ms', f'batch {bs} shrunk ms',
              f'batch {bs} speed-up']
-  head.append('max |shrunk - masked|')
+  head.append('max abs diff shrunk vs masked')
   print('| ' + ' | '.join(head) + ' |')
   print('|' + '---|' * len(head))
   for r in rows:

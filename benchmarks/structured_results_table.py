@@ -85,7 +85,8 @@ def main():
       continue
     widths, err, params, dparams, ratio, before, dense = _summary(r)
     b = _load(args.workdirs, base) if base else None
-    base_err = f"{100 * b['test_error']:.2f}%" if b else 'not run'
+    base_err = (f"{100 * b['test_error']:.2f}%" if b else
+                'not run' if base else '-')
     before = f'{100 * before:.2f}%' if before is not None else '-'
     dp = f'{dparams:,} -> ' if dparams and dparams != params else ''
     print(f'| {name} | {what} | {row} | {published} | {base_err} | '

@@ -5,7 +5,8 @@ trained for the same 117 steps as slimming's stage 1, without the L1 penalty.
       --workdir=workdirs/structured_resnet_dense
 
 Runtime: about 6 minutes on the shared 2-core CPU.
-Result (seed 0): see docs/results_structured.md.
+Result: not run in this session (no CPU time left on the shared machine);
+the slimming row has no dense baseline of ours.
 """
 
 from configs import default
