@@ -3,10 +3,11 @@
 `prune` returns a GradientTransformation to put *last* in an `optax.chain`
 after any optimizer. It needs the parameters in `update` and returns
 
-  updates' = m * (w + u) - w,
+  updates' = where(m, u, -w),
 
-so that `optax.apply_updates` gives ``w + updates' = m * (w + u)``: pruned
-weights are exactly zero after every step whatever the optimizer did to them
+so that `optax.apply_updates` gives ``w + updates' = m * (w + u)`` (kept
+weights get the optimizer's update untouched; ``w + (-w)`` is exactly 0 in
+IEEE arithmetic): pruned weights are exactly zero after every step whatever the optimizer did to them
 (momentum, Adam moments, decoupled weight decay all act inside ``u``), and one
 call to `apply_updates` is all a training loop needs.
 
@@ -169,7 +170,8 @@ def prune(specs: Any, score_fn: scores_lib.ScoreFn | None = None,
       dense leaves may be anything); default all ones.
     reset_params: if given, the first update replaces the parameters by
       ``mask * reset_params`` (the gradient of step 0 is dropped): lottery
-      ticket rewinding and random re-initialization.
+      ticket rewinding and random re-initialization. Up to float rounding
+      of ``w + (r - w)``.
     rewind_step: if given, `PruneState.rewind` holds the parameters at the
       start of this step.
 
@@ -215,15 +217,17 @@ def prune(specs: Any, score_fn: scores_lib.ScoreFn | None = None,
       raise ValueError('prune needs the parameters: call '
                        'tx.update(updates, state, params).')
     count = state.count
-    new = jax.tree.map(lambda p, u: p + u, params, updates)
     if reset_params is not None:
-      new = jax.tree.map(lambda n, r: jnp.where(count == 0, r, n).astype(n.dtype),
-                         new, reset_params)
+      # Lottery rewinding: step 0 replaces the weights by the reset ones.
+      updates = jax.tree.map(
+          lambda u, p, r: jnp.where(count == 0, r - p, u).astype(u.dtype),
+          updates, params, reset_params)
     update, frac = schedule(count)
     key, sub = jax.random.split(jax.random.wrap_key_data(state.key))
 
     def recompute(args):
       masks, kept = args
+      new = jax.tree.map(lambda p, u: p + u, params, updates)
       scores = score_fn(params, new, sub)
       masks = compute_masks(specs, scores, new, masks, frac, allow_regrow)
       kept = jax.tree.map(
@@ -235,11 +239,13 @@ def prune(specs: Any, score_fn: scores_lib.ScoreFn | None = None,
     masks, kept = lax.cond(update, recompute, lambda a: a,
                            (state.masks, state.max_kept))
 
-    def out(spec, m, n, p, u):
+    # Kept entries get the optimizer's update untouched (w + u, as without
+    # pruning); pruned ones get -w, and w + (-w) is exactly 0 in IEEE floats.
+    def out(spec, m, p, u):
       if spec is None:
-        return u if reset_params is None else (n - p).astype(u.dtype)
-      return (jnp.where(m, n, jnp.zeros_like(n)) - p).astype(u.dtype)
-    updates = jax.tree.map(out, specs, masks, new, params, updates,
+        return u
+      return jnp.where(m, u, -p.astype(u.dtype))
+    updates = jax.tree.map(out, specs, masks, params, updates,
                            is_leaf=is_spec)
     rewind = state.rewind
     if rewind_step is not None:
