@@ -43,9 +43,8 @@ COLUMNS = (
 
 # Keys under which entries report the final compressed model, when they
 # differ from the float model that trained.
-_ERROR_KEYS = ('compressed_test_error', 'quantized_test_error', 'test_error')
-_BYTES_KEYS = ('compressed_file_bytes', 'quantized_file_bytes',
-               'model_file_bytes')
+_ERROR_KEYS = ('compressed_test_error', 'qat_integer_error', 'test_error')
+_BYTES_KEYS = ('compressed_file_bytes', 'qat_file_bytes', 'model_file_bytes')
 
 
 def _override(config, overrides: dict, workdirs: dict):

@@ -15,6 +15,11 @@ Rows (strategy: what it is):
   weight-based: gradual magnitude pruning to 90% (Zhu & Gupta cubic schedule);
   sparsity-based: training under nnz(w) <= k per layer (projection after
     every update, iterative hard thresholding);
+  activation-based: remove the 90% of hidden neurons with the highest APoZ
+    (share of zeros after ReLU) half-way, shrink to 784-13-10, fine-tune;
+  structured: the same with the L1 norm of each neuron's weights as score;
+  quantized: int8 weights and inputs, trained quantization-aware, run as an
+    integer model and stored as int8 + scales;
   distillation: 784-13-10 distilled from the dense row (T = 4);
   combined: weight-based pruning + distillation from the dense row + 5-bit
     weight sharing and entropy coding into a file (Deep Compression).
@@ -52,6 +57,22 @@ def get_config(preset: str = 'full') -> ml_collections.ConfigDict:
       dict(name='prune_distill_share', strategy='combined', config='mlp_128',
            overrides={'pruning': prune, 'distillation': distill,
                       'deep_compression': {'rules': (('kernel', 5),)}}),
+  ]
+  shrink = {'entry': 'jaxcompress.structured.experiment:prune_shrink_finetune',
+            'structured': {'sparsity': SPARSITY, 'schedule': 'one_shot',
+                           'units': 'epochs', 'step': 0.5 * epochs,
+                           'finetune_epochs': max(1.0, epochs / 4)}}
+  rows += [
+      dict(name='apoz_shrunk_784_13_10', strategy='activation-based',
+           config='mlp_128',
+           overrides={**shrink, 'structured': {**shrink['structured'],
+                                               'score': 'apoz'}}),
+      dict(name='l1_shrunk_784_13_10', strategy='structured',
+           config='mlp_128',
+           overrides={**shrink, 'structured': {**shrink['structured'],
+                                               'score': 'l1'}}),
+      dict(name='qat_int8', strategy='quantized', config='mlp_128',
+           overrides={'quantization': {'weight_bits': 8, 'act_bits': 8}}),
   ]
   c = ml_collections.ConfigDict()
   c.rows = rows
