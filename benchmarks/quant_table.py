@@ -25,7 +25,8 @@ def rows(path):
   r = json.load(open(path))
   name = os.path.basename(os.path.dirname(path))
   f = r['float_test_error']
-  out = [f'\n### {name} ({r["model"]}): float test error {fmt_pct(f)}\n',
+  n = f" ({r['test_images']:,} test images)" if 'test_images' in r else ''
+  out = [f'\n### {name} ({r["model"]}): float test error {fmt_pct(f)}{n}\n',
          '| stage | variant | error | vs float (points) | weight-only error '
          '| integer = fake-quant bit-exact | file bytes | x float32 file '
          '| error after load |',

@@ -196,6 +196,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | None):
   variables = jax.tree.map(np.asarray, state.variables())
   results = {'model': config.model,
              'float_test_error': float_results['test_error'],
+             'test_images': len(ds.test_labels),
              'float_train_wall_time_s': float_results.get('train_wall_time_s'),
              'ptq': {}, 'qat': {}}
   for name, overrides in variants:
