@@ -58,6 +58,8 @@ GROUPS = {
 flags.DEFINE_string('group', 'all', f'one of {sorted(GROUPS)} or all')
 flags.DEFINE_string('seeds', '0', 'comma-separated seeds')
 flags.DEFINE_bool('table_only', False, 'do not run, only tabulate')
+flags.DEFINE_string('layers', '', 'print the per-layer sparsity report of '
+                    'this run (e.g. mlp128_constrained_90_s0) and exit')
 flags.DEFINE_string('root', os.path.join(REPO, 'workdirs', 'pruning'),
                     'where the runs go')
 FLAGS = flags.FLAGS
@@ -134,6 +136,12 @@ def _lottery_rows(name, res, published):
 
 def main(argv):
   del argv
+  if FLAGS.layers:
+    sys.path.insert(0, REPO)
+    from jaxcompress.pruning import summary
+    with open(os.path.join(FLAGS.root, FLAGS.layers, 'results.json')) as f:
+      print(summary.format_summary(json.load(f)['pruning']))
+    return
   groups = sorted(GROUPS) if FLAGS.group == 'all' else FLAGS.group.split(',')
   seeds = [int(s) for s in FLAGS.seeds.split(',')]
   if not FLAGS.table_only:

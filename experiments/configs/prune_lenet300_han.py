@@ -5,7 +5,7 @@ LeNet-300-100: 1.64% -> 1.59% error with 8% of the weights (fc1 8%, fc2 9%,
 fc3 26%)", Han et al. 2015 Tables 1-2. Target here: <= 1.7% error with >= 92%
 of the weights removed.
 
-Procedure: train dense 12 epochs (SGD momentum 0.9, lr 0.05, L2 1e-4), then
+Procedure: train dense 12 epochs (SGD momentum 0.9, lr 0.05, L2 5e-4), then
 five prune-then-retrain cycles at lr / 10 (the 'step' learning-rate schedule
 drops by 10x at the first pruning step), 3 epochs each and 8 after the last,
 pruning each layer by magnitude to 50, 75, 88, 96, 100% of its final sparsity (fc1 93%,
@@ -35,7 +35,7 @@ def get_config():
   c.num_epochs = float(total)
   c.optimizer = 'momentum'
   c.learning_rate = 0.05
-  c.weight_decay = 1e-4
+  c.weight_decay = 5e-4
   c.schedule = 'step'                            # retrain at lr / 10
   c.step_boundaries = (DENSE_EPOCHS / total,)
   c.step_factor = 0.1
