@@ -1,7 +1,5 @@
 """Pruning through the real train loop (train.train_and_evaluate) on tiny data."""
 
-import ml_collections
-import numpy as np
 import pytest
 from conftest import tiny_config
 

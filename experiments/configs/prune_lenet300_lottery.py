@@ -18,7 +18,6 @@ Runtime and result: docs/results_pruning.md.
 """
 
 import ml_collections
-
 from configs import default, prune_common
 
 

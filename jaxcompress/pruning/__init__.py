@@ -13,29 +13,36 @@ Plus sparsity-constrained training (`projection`, `l1_penalty`,
 point `plugin_from_config`, and lottery-ticket rounds (`lottery.run`).
 """
 
-from jaxcompress.pruning.config import check_config
-from jaxcompress.pruning.config import plugin_from_config
-from jaxcompress.pruning.constrained import group_lasso_penalty
-from jaxcompress.pruning.constrained import l1_penalty
-from jaxcompress.pruning.constrained import projection
-from jaxcompress.pruning.distributions import LayerSpec
-from jaxcompress.pruning.distributions import layer_specs
-from jaxcompress.pruning.masks import nm_mask
-from jaxcompress.pruning.masks import topk_mask
-from jaxcompress.pruning.masks import topk_masks
-from jaxcompress.pruning.schedules import EveryStep
-from jaxcompress.pruning.schedules import Iterative
-from jaxcompress.pruning.schedules import Never
-from jaxcompress.pruning.schedules import OneShot
-from jaxcompress.pruning.schedules import Polynomial
-from jaxcompress.pruning.scores import magnitude
-from jaxcompress.pruning.scores import random
-from jaxcompress.pruning.scores import saliency
-from jaxcompress.pruning.scores import snip
-from jaxcompress.pruning.summary import format_summary
-from jaxcompress.pruning.summary import sparsity_summary
-from jaxcompress.pruning.transform import PruneState
-from jaxcompress.pruning.transform import apply_masks
-from jaxcompress.pruning.transform import compute_masks
-from jaxcompress.pruning.transform import find_state
-from jaxcompress.pruning.transform import prune
+from jaxcompress.pruning.config import check_config, plugin_from_config
+from jaxcompress.pruning.constrained import (
+    group_lasso_penalty,
+    l1_penalty,
+    projection,
+)
+from jaxcompress.pruning.distributions import LayerSpec, layer_specs
+from jaxcompress.pruning.masks import nm_mask, topk_mask, topk_masks
+from jaxcompress.pruning.schedules import (
+    EveryStep,
+    Iterative,
+    Never,
+    OneShot,
+    Polynomial,
+)
+from jaxcompress.pruning.scores import magnitude, random, saliency, snip
+from jaxcompress.pruning.summary import format_summary, sparsity_summary
+from jaxcompress.pruning.transform import (
+    PruneState,
+    apply_masks,
+    compute_masks,
+    find_state,
+    prune,
+)
+
+__all__ = [
+    'EveryStep', 'Iterative', 'LayerSpec', 'Never', 'OneShot', 'Polynomial',
+    'PruneState', 'apply_masks', 'check_config', 'compute_masks',
+    'find_state', 'format_summary', 'group_lasso_penalty', 'l1_penalty',
+    'layer_specs', 'magnitude', 'nm_mask', 'plugin_from_config', 'projection',
+    'prune', 'random', 'saliency', 'snip', 'sparsity_summary', 'topk_mask',
+    'topk_masks',
+]

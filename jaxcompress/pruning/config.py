@@ -36,12 +36,14 @@ import numpy as np
 
 from jaxcompress import plugin as plugin_lib
 from jaxcompress import rules as rules_lib
-from jaxcompress.pruning import constrained
-from jaxcompress.pruning import distributions
-from jaxcompress.pruning import schedules
-from jaxcompress.pruning import scores
-from jaxcompress.pruning import summary
-from jaxcompress.pruning import transform
+from jaxcompress.pruning import (
+  constrained,
+  distributions,
+  schedules,
+  scores,
+  summary,
+  transform,
+)
 
 SCORES = ('magnitude', 'random', 'saliency', 'snip')
 SCHEDULES = ('one_shot', 'iterative', 'polynomial', 'every_step', 'never')

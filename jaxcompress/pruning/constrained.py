@@ -30,10 +30,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxcompress.pruning import distributions
-from jaxcompress.pruning import schedules
-from jaxcompress.pruning import scores
-from jaxcompress.pruning import transform
+from jaxcompress.pruning import distributions, schedules, scores, transform
 
 
 def projection(specs: Any, **kwargs) -> optax.GradientTransformation:

@@ -64,7 +64,7 @@ def next_masks(params, masks, keep_fraction: dict) -> dict:
 
 def run(config: ml_collections.ConfigDict, workdir: str | None):
   """Runs the rounds; returns (last state, results with a 'lottery' table)."""
-  from jaxcompress import train   # the lead's loop; imported lazily
+  from jaxcompress import train  # the lead's loop; imported lazily
   lt = default_lottery()
   if 'lottery' in config:
     lt.update(config.lottery)
