@@ -179,9 +179,22 @@ def test_global_distribution_and_ties():
                             schedules.OneShot(0), 'global', ties=[['fc1', 'fc2']])
   s = tied.init(_tiny_params())
   _, s = jax.jit(tied.update)(_tiny_params(), s, _tiny_params())
-  # Tied: both keep max(1, 2) = 2 units.
+  # Tied: both keep round(mean(1, 2)) = 2 units (half to even).
   np.testing.assert_array_equal(s.masks['fc1'], [True, False, True])
   np.testing.assert_array_equal(s.masks['fc2'], [True, True])
+  # A partner that loses nothing does not veto the others: counts (1, 2, 3)
+  # of sizes (3, 2, 3) -> each keeps 2.
+  g3 = _graph(Tiny(features=(3, 2, 3)))
+  p3 = jax.tree.map(jnp.zeros_like, jax.eval_shape(
+      Tiny(features=(3, 2, 3)).init, jax.random.PRNGKey(0), jnp.zeros((1, 2))))
+  sc3 = lambda p: {'fc1': jnp.array([5., 0.1, 0.2]), 'fc2': jnp.array([0.3, 4.]),
+                   'fc3': jnp.array([6., 7., 8.])}
+  tx3 = st.structured_mask(g3, {'fc1': 1, 'fc2': 1, 'fc3': 1}, sc3,
+                           schedules.OneShot(0), 'global',
+                           ties=[['fc1', 'fc2', 'fc3']])
+  s3 = tx3.init(p3['params'])
+  _, s3 = jax.jit(tx3.update)(p3['params'], s3, p3['params'])
+  assert [int(s3.masks[n].sum()) for n in ('fc1', 'fc2', 'fc3')] == [2, 2, 2]
 
 
 def test_plugin_end_to_end_shrinks_after_training(tmp_path):

@@ -27,7 +27,9 @@ masks only shrink. Distributions:
   removes the sum of the targets, and every group keeps at least one unit.
 
 Groups tied by one width attribute (`removal.tie_groups`) keep equal counts:
-the largest count among them, each keeping its best units.
+the mean of the counts the distribution gave them (rounded, at least one),
+each keeping its best units. (Taking the largest count instead let a group
+that lost nothing veto the pruning of its tied partners.)
 """
 
 from __future__ import annotations
@@ -200,7 +202,8 @@ def structured_mask(graph: Graph, targets: Mapping[str, int],
     for t in ties:
       counts = jnp.stack([jnp.sum(new[n]) for n in t])
       alive = jnp.stack([jnp.sum(old[n]) for n in t])
-      k = jnp.minimum(jnp.max(counts), jnp.min(alive))
+      k = jnp.round(jnp.mean(counts.astype(jnp.float32))).astype(jnp.int32)
+      k = jnp.clip(k, 1, jnp.min(alive))
       for n in t:
         new[n] = _desc_rank(scores[n]) < k
     return {n: new[n] & old[n] for n in names}
