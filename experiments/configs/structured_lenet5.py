@@ -19,7 +19,9 @@ four agents (this process got ~15% of one core); one seed.
       --workdir=workdirs/structured_lenet5
 
 Runtime: about 20 minutes on the loaded 2-core CPU.
-Result (seed 0): see docs/results_structured.md.
+Result (seed 0, measured): LeNet5(features=(9, 18, 25)), 1.39% test error
+(3.50% right after stage 1), 11,787 params, 5.79x fewer FLOPs: the <= 1.0%
+target was NOT reached with this budget.
 """
 
 from configs import default

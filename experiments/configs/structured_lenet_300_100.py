@@ -15,7 +15,8 @@ continues to epoch 20 under the masks; the model is then physically shrunk to
       --workdir=workdirs/structured_lenet_300_100
 
 Runtime: about 2 minutes on the shared 2-core CPU.
-Result (seed 0): see docs/results_structured.md.
+Result (seed 0, measured): 784-88-33-10, 1.77% test error (177 errors),
+72,357 params, 3.69x fewer FLOPs; 75 s of training. Dense baseline 1.54%.
 """
 
 from configs import default

@@ -15,8 +15,10 @@ epochs under the mask; then physically shrink to 784-64-10.
       --workdir=workdirs/structured_mlp128_apoz
 
 Runtime: about 1 minute of training on the shared 2-core CPU.
-Result (seed 0): see docs/results_structured.md (made by
-benchmarks/structured_results_table.py from the workdirs).
+Result (seed 0, measured): 784-64-10, 2.22% test error (dense 784-128-10
+with the same run: 1.91%; 784-64-10 from scratch: 2.32%); other scores via
+--config.structured.score=mean|mean_abs|l2|taylor: 2.15 / 2.15 / 2.05 /
+2.25%. Table: docs/results_structured.md.
 """
 
 from configs import default
