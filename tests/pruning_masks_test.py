@@ -66,7 +66,7 @@ def test_nm_bad_m_raises():
     pruning.nm_mask(jnp.ones((6, 2)), 2, 4, 0)
 
 
-@hypothesis.settings(max_examples=60, deadline=None)
+@hypothesis.settings(max_examples=25, deadline=None)
 @hypothesis.given(
     hnp.arrays(np.float32, hnp.array_shapes(min_dims=1, max_dims=3,
                                              max_side=7),
@@ -79,7 +79,7 @@ def test_exact_count_property(scores, frac):
   np.testing.assert_array_equal(m, _reference_topk(scores, k))
 
 
-@hypothesis.settings(max_examples=40, deadline=None)
+@hypothesis.settings(max_examples=15, deadline=None)
 @hypothesis.given(
     hnp.arrays(np.float32, st.tuples(st.integers(1, 6), st.integers(1, 6)),
                elements=st.floats(-4, 4, width=32)),
