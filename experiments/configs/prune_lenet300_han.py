@@ -18,6 +18,9 @@ pruned weights never come back. Biases stay dense.
 
 Three seeds and the table: python benchmarks/pruning_experiments.py
 --group=han300. Runtime and result: docs/results_pruning.md.
+
+Measured (3 seeds, loaded 2-core CPU, ~5 min/run): 1.65% median error (1.47,
+1.65, 1.65%), 92.70% of kernel weights removed.
 """
 
 from configs import default, prune_common

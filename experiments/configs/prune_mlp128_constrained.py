@@ -12,6 +12,9 @@ update, weights may come back), from the first step; a small L1 penalty
 
 All levels and seeds: python benchmarks/pruning_experiments.py
 --group=mlp128. Runtime and result: docs/results_pruning.md.
+
+Measured (median of 3 seeds, ~2-3 min/run): 50% 2.14%, 80% 2.77%, 90% 4.19%,
+95% 6.56% error; max_kept == k in every layer.
 """
 
 from configs import default, prune_common

@@ -13,6 +13,9 @@ epoch 6, masks updated every half epoch, then 4 epochs of fine-tuning
 
 All levels and seeds, with the table: python benchmarks/pruning_experiments.py
 --group=mlp128. Runtime and result: docs/results_pruning.md.
+
+Measured (median of 3 seeds, ~1.5 min/run): 50% 1.97%, 80% 2.20%, 90% 2.59%,
+95% 4.01% error.
 """
 
 from configs import default, prune_common
