@@ -244,20 +244,24 @@ def make_evaluate(model, eval_batch_size, data_sharding, images, labels):
   shape = lambda a: a.reshape((-1, eval_batch_size) + a.shape[1:])
   xs, ys, weights = shape(xs), shape(ys), shape(weights)
 
+  # The eval set is an argument, not a closed-over constant: XLA would
+  # otherwise constant-fold work over the whole test set at compile time.
+  eval_set = jax.device_put((xs, ys, weights))
+
   @functools.partial(jax.jit, static_argnums=1)
-  def _eval(variables, apply_fn):
+  def _eval(variables, apply_fn, eval_set):
     def one(b):
       x, y, w = jax.lax.with_sharding_constraint(b, data_sharding)
       logits = apply_fn(variables, x, train=False)
       wrong = (jnp.argmax(logits, -1) != y) * w
       loss = optax.softmax_cross_entropy_with_integer_labels(logits, y) * w
       return wrong.sum(), loss.sum()
-    wrong, loss = jax.lax.map(one, (xs, ys, weights))
+    wrong, loss = jax.lax.map(one, eval_set)
     return {'error': wrong.sum() / n, 'loss': loss.sum() / n,
             'errors': wrong.sum()}
 
   def evaluate(variables, apply_fn=None):
-    out = _eval(variables, apply_fn or model.apply)
+    out = _eval(variables, apply_fn or model.apply, eval_set)
     return {k: float(v) for k, v in out.items()}
 
   return evaluate
