@@ -122,6 +122,39 @@ def model_signature(config, variables) -> dict:
           'shapes': shapes}
 
 
+def load_init(path: str, variables: dict) -> dict:
+  """Variables saved by an earlier run, checked against this model's.
+
+  Args:
+    path: a `model.msgpack` (as every run writes), or a workdir holding one.
+    variables: the freshly initialized variables of the configured model.
+
+  Raises:
+    ValueError: a missing file, or one holding another model's variables
+      (a different set of arrays or a different shape), naming the array.
+  """
+  if os.path.isdir(path):
+    path = os.path.join(path, 'model.msgpack')
+  if not os.path.exists(path):
+    raise ValueError(f'init_from: no such file {path!r}')
+  with open(path, 'rb') as f:
+    loaded = flax.serialization.msgpack_restore(f.read())
+  want = dict(metrics.named_leaves(variables))
+  got = dict(metrics.named_leaves(loaded))
+  for name in sorted(set(want) | set(got)):
+    if name not in got or name not in want:
+      where = 'missing from' if name not in got else 'unexpected in'
+      raise ValueError(f'init_from {path!r} holds another model: {name} '
+                       f'is {where} the file')
+    if np.shape(got[name]) != np.shape(want[name]):
+      raise ValueError(f'init_from {path!r} holds another model: {name} has '
+                       f'shape {np.shape(got[name])}, the configured model '
+                       f'{np.shape(want[name])}')
+  return jax.tree.map(lambda v, x: np.asarray(x, np.asarray(v).dtype),
+                      variables, flax.serialization.from_state_dict(
+                          variables, loaded))
+
+
 # ------------------------------------------------------------------- step ---
 
 
@@ -358,6 +391,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   init_key = jax.random.key(config.seed)
   variables = jax.jit(lambda k: model.init(k, ds.train_images[:1]))(init_key)
   variables = jax.tree.map(np.asarray, flax.core.unfreeze(variables))
+  if config.init_from:
+    variables = load_init(config.init_from, variables)
   signature = model_signature(config, variables)
   mngr = _checkpoint_manager(workdir, signature) if workdir else None
 

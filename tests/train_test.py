@@ -82,6 +82,29 @@ def test_checkpoint_of_another_model_is_refused(tmp_path):
   assert os.path.exists(tmp_path / 'results.json')   # earlier output kept
 
 
+def test_init_from_starts_at_a_finished_runs_variables(tmp_path):
+  _, first = train.train_and_evaluate(tiny_config(), str(tmp_path / 'a'))
+  # Zero learning rate: the run keeps the loaded variables, so it evaluates
+  # exactly as the run it started from.
+  state, again = train.train_and_evaluate(
+      tiny_config(init_from=str(tmp_path / 'a'), learning_rate=0.0,
+                  num_train_steps=10), None)
+  assert again['test_errors'] == first['test_errors']
+  assert again['test_loss'] == pytest.approx(first['test_loss'], rel=1e-6)
+
+
+def test_init_from_another_model_is_refused(tmp_path):
+  train.train_and_evaluate(tiny_config(num_train_steps=10), str(tmp_path))
+  before = train.TRACE_COUNTS['train_step']
+  with pytest.raises(ValueError, match=r'another model: params/fc1/bias has '
+                     r'shape \(300,\), the configured model \(128,\)'):
+    train.train_and_evaluate(tiny_config(model='mlp_128',
+                                         init_from=str(tmp_path)), None)
+  with pytest.raises(ValueError, match='no such file'):
+    train.train_and_evaluate(tiny_config(init_from=str(tmp_path / 'x')), None)
+  assert train.TRACE_COUNTS['train_step'] == before
+
+
 @pytest.mark.parametrize('field,value,message', [
     ('model', 'lenet7', "Unknown model 'lenet7'"),
     ('dataset', 'imagenet', "Unknown dataset 'imagenet'"),

@@ -27,6 +27,8 @@ def get_config() -> ml_collections.ConfigDict:
   # Model (jaxcompress.models.MODELS) and its module attributes.
   c.model = 'lenet_300_100'
   c.model_kwargs = ml_collections.ConfigDict()
+  # Start from a finished run's variables: its workdir or its model.msgpack.
+  c.init_from = ''
 
   # Optimization (jaxcompress.optim).
   c.batch_size = 128

@@ -34,7 +34,6 @@ from jaxcompress.quantization.plugin import (
     check_config,
     default_section,
     plugin_from_config,
-    start_from,
 )
 from jaxcompress.quantization.quantizers import (
     QuantSpec,
@@ -54,6 +53,6 @@ __all__ = [
     'default_section', 'dequantize', 'fake_quant', 'fake_quant_apply',
     'fake_quant_tensor', 'fold_batch_norm', 'load', 'lsq_fake_quant', 'pack',
     'plugin_from_config', 'quantize', 'quantize_params', 'quantize_ste',
-    'save', 'save_float', 'scale_zero_point', 'start_from', 'unpack',
+    'save', 'save_float', 'scale_zero_point', 'unpack',
     'weight_specs',
 ]

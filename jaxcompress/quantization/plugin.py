@@ -18,7 +18,6 @@ Section fields (all optional; `default_section()` lists them):
   act_rules          like weight_rules, over kernel paths, for inputs
   calib_images       training images used to calibrate input ranges
   preserve_sparsity  keep zero weights exactly zero (after a pruning mask)
-  init_from          a model.msgpack of float variables to start QAT from
   save_files         write the integer and float32 files in the workdir
 
 In training (QAT), weights are fake-quantized by `params_fn` (straight-
@@ -32,12 +31,9 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import flax.serialization
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 
 from jaxcompress import plugin as plugin_lib
 from jaxcompress.quantization import apply as apply_lib
@@ -55,7 +51,7 @@ def default_section() -> ml_collections.ConfigDict:
       weight_method='minmax', weight_rules=(),
       act_bits=0, act_symmetric=False, act_method='minmax',
       act_percentile=99.99, act_rules=(),
-      calib_images=500, preserve_sparsity=False, init_from='',
+      calib_images=500, preserve_sparsity=False,
       save_files=True))
 
 
@@ -186,40 +182,6 @@ def _path(p):
   return path_str(p)
 
 
-class StartFromState(NamedTuple):
-  count: jax.Array
-
-
-def start_from(params: Any) -> optax.GradientTransformation:
-  """Replaces the first update so that params become `params` (QAT init).
-
-  Chained after the optimizer: at step 0 the update is ``params - p``, so
-  ``apply_updates`` lands exactly on the given (pretrained float) weights;
-  afterwards updates pass through. The optimizer's own state has seen one
-  gradient at the random initialisation, a negligible transient.
-  """
-  start = jax.tree.map(jnp.asarray, params)
-
-  def init_fn(p):
-    del p
-    return StartFromState(jnp.zeros((), jnp.int32))
-
-  def update_fn(updates, state, p=None):
-    if p is None:
-      raise ValueError('start_from needs params')
-    updates = jax.tree.map(
-        lambda u, s, q: jnp.where(state.count == 0, s - q, u), updates,
-        start, p)
-    return updates, StartFromState(state.count + 1)
-
-  return optax.GradientTransformation(init_fn, update_fn)
-
-
-def load_variables(path: str) -> dict:
-  with open(path, 'rb') as f:
-    return flax.serialization.msgpack_restore(f.read())
-
-
 def plugin_from_config(section, ctx: plugin_lib.Context) -> plugin_lib.Plugin:
   """Quantization-aware training plugin for `config.quantization`."""
   from jaxcompress.quantization import ptq  # avoids an import cycle
@@ -228,10 +190,6 @@ def plugin_from_config(section, ctx: plugin_lib.Context) -> plugin_lib.Plugin:
   dynamic = {n: lq for n, lq in settings.layers.items()}
   wrap = ((lambda apply: apply_lib.fake_quant_apply(apply, dynamic))
           if dynamic else None)
-  tx = None
-  if _get(section, 'init_from'):
-    start = load_variables(_get(section, 'init_from'))['params']
-    tx = start_from(start)
 
   def report(state, ctx):
     return ptq.quantized_report(
@@ -239,5 +197,5 @@ def plugin_from_config(section, ctx: plugin_lib.Context) -> plugin_lib.Plugin:
         ctx.test_images, ctx.test_labels, ctx.workdir, ctx.config,
         prefix='qat_')
 
-  return plugin_lib.Plugin(name='quantization', tx=tx, params_fn=params_fn,
+  return plugin_lib.Plugin(name='quantization', params_fn=params_fn,
                            wrap_apply=wrap, report=report)

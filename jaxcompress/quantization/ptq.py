@@ -220,7 +220,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | None):
     with qcfg.unlocked():
       qcfg.entry = 'jaxcompress.train:train_and_evaluate'
       qcfg.quantization = _merge(section, overrides)
-      qcfg.quantization.init_from = init_path
+      qcfg.init_from = init_path
       qcfg.num_epochs = float(overrides.get('epochs', 2.0))
       qcfg.num_train_steps = -1
       epochs = qcfg.num_epochs

@@ -15,7 +15,6 @@ Fields of the section (defaults in `default_section`):
   tie: groups whose widths one module attribute sets keep equal counts.
   finetune_epochs, finetune_learning_rate: second stage of
     `experiment.prune_shrink_finetune` (the shrunk model trains alone).
-  init_file: start from these variables' params (shrunk-model fine-tuning).
 
 The report shrinks the final model (`removal.shrink`), evaluates it, and
 records widths, parameters, FLOPs, the largest logit difference to the
@@ -26,11 +25,9 @@ from __future__ import annotations
 
 import os
 
-import flax.serialization
 import jax
 import ml_collections
 import numpy as np
-import optax
 
 from jaxcompress import metrics
 from jaxcompress import plugin as plugin_lib
@@ -65,9 +62,6 @@ def default_section() -> ml_collections.ConfigDict:
   # learning rate of the second stage, which trains the shrunk model.
   c.finetune_epochs = 0.0
   c.finetune_learning_rate = 0.0
-  # Start from these variables (a msgpack file of the model's variables, as
-  # written by `experiment.prune_shrink_finetune`); '' = fresh init.
-  c.init_file = ''
   return c
 
 
@@ -128,10 +122,6 @@ def plugin_from_config(section, ctx: plugin_lib.Context) -> plugin_lib.Plugin:
   schedule = pruning_config.make_schedule(section, ctx.steps_per_epoch)
   tx = transform.structured_mask(graph, targets, score_fn, schedule,
                                  _get(section, 'distribution'), ties)
-  if _get(section, 'init_file'):
-    with open(_get(section, 'init_file'), 'rb') as f:
-      init = flax.serialization.from_bytes(variables, f.read())
-    tx = optax.chain(transform.load_params(init['params']), tx)
   penalty = None
   if float(_get(section, 'slimming_l1')) > 0:
     penalty = slimming.bn_scale_penalty(

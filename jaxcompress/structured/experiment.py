@@ -79,8 +79,9 @@ def prune_shrink_finetune(config: ml_collections.ConfigDict,
   c2.num_train_steps = -1
   if float(s.get('finetune_learning_rate', 0.0)) > 0:
     c2.learning_rate = float(s.finetune_learning_rate)
+  c2.init_from = init_file
   c2.structured = ml_collections.ConfigDict({
-      'sparsity': 0.0, 'init_file': init_file, 'slimming_l1': 0.0})
+      'sparsity': 0.0, 'slimming_l1': 0.0})
   state2, r2 = train.train_and_evaluate(c2, _sub(workdir, 'finetune'))
   if tmp is not None:
     tmp.cleanup()

@@ -46,7 +46,7 @@ from jaxcompress.structured.graph import Graph
 from jaxcompress.structured.scores import ScoreFn
 
 __all__ = ['StructuredMaskState', 'group_targets', 'structured_mask',
-           'apply_unit_masks', 'find_state', 'load_params']
+           'apply_unit_masks', 'find_state']
 
 DISTRIBUTIONS = ('uniform', 'global')
 _DEFAULT = object()
@@ -231,32 +231,6 @@ def structured_mask(graph: Graph, targets: Mapping[str, int],
       return u if keep is None else jnp.where(keep, u, -p).astype(u.dtype)
     updates = jax.tree_util.tree_map_with_path(f, updates, params)
     return updates, StructuredMaskState(count=state.count + 1, masks=masks)
-
-  return optax.GradientTransformation(init_fn, update_fn)
-
-
-class LoadParamsState(NamedTuple):
-  count: jax.Array
-
-
-def load_params(target: Any) -> optax.GradientTransformation:
-  """Replaces the first update so that params become `target`.
-
-  ``updates' = target - params`` at count 0, unchanged afterwards: the way a
-  shrunk model's sliced parameters enter a fresh training run.
-  """
-
-  def init_fn(params):
-    del params
-    return LoadParamsState(count=jnp.zeros([], jnp.int32))
-
-  def update_fn(updates, state, params=None):
-    if params is None:
-      raise ValueError('load_params needs params in update()')
-    updates = jax.tree.map(
-        lambda u, t, p: jnp.where(state.count == 0, t - p, u).astype(u.dtype),
-        updates, target, params)
-    return updates, LoadParamsState(count=state.count + 1)
 
   return optax.GradientTransformation(init_fn, update_fn)
 
