@@ -28,14 +28,12 @@ from __future__ import annotations
 import json
 import os
 
-import flax.serialization
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
 
-from jaxcompress import models
 from jaxcompress import plugin as plugin_lib
 
 
@@ -66,20 +64,6 @@ def check_config(section) -> None:
                      f'{section.alpha}')
 
 
-def load_trained(workdir: str):
-  """(model, variables) of a finished run's workdir."""
-  path = os.path.join(workdir, 'results.json')
-  if not os.path.exists(path):
-    raise ValueError(f'No finished run in {workdir!r} (no results.json)')
-  with open(path) as f:
-    cfg = json.load(f)['config']
-  model = models.get_model(cfg['model'], **cfg['model_kwargs'])
-  target = model.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
-  with open(os.path.join(workdir, 'model.msgpack'), 'rb') as f:
-    variables = flax.serialization.from_bytes(target, f.read())
-  return model, variables
-
-
 def teacher_logits(model, variables, images: np.ndarray,
                    batch_size: int = 2000) -> np.ndarray:
   fwd = jax.jit(lambda x: model.apply(variables, x, train=False))
@@ -88,8 +72,9 @@ def teacher_logits(model, variables, images: np.ndarray,
 
 
 def plugin_from_config(section, ctx: plugin_lib.Context) -> plugin_lib.Plugin:
+  from jaxcompress import train  # train imports the strategies
   check_config(section)
-  teacher, t_vars = load_trained(section.teacher_workdir)
+  teacher, t_vars, _ = train.load_run(section.teacher_workdir)
   T, alpha = float(section.temperature), float(section.alpha)
 
   if ctx.config.jitter_pixels or not ctx.config.in_memory:

@@ -155,6 +155,21 @@ def load_init(path: str, variables: dict) -> dict:
                           variables, loaded))
 
 
+def load_run(workdir: str) -> tuple[Any, dict, dict]:
+  """(model, variables, results) of a finished run's workdir."""
+  path = os.path.join(workdir, 'results.json')
+  if not os.path.exists(path):
+    raise ValueError(f'No finished run in {workdir!r} (no results.json)')
+  with open(path) as f:
+    results = json.load(f)
+  cfg = results['config']
+  model = models.get_model(cfg['model'], **cfg['model_kwargs'])
+  shape = (1, *cfg.get('input_shape', (28, 28, 1)))
+  fresh = jax.jit(model.init)(jax.random.key(0), jnp.zeros(shape))
+  variables = load_init(workdir, flax.core.unfreeze(fresh))
+  return model, variables, results
+
+
 # ------------------------------------------------------------------- step ---
 
 

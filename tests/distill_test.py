@@ -57,8 +57,8 @@ def test_teacher_then_distilled_student_end_to_end(tmp_path):
   assert r['history'][-1]['loss'] < r['history'][0]['loss']
   assert r['test_error'] < 0.3
   # The teacher's stored logits reproduce its own test error.
-  model, variables = distill.load_trained(str(tmp_path / 'teacher'))
   from jaxcompress import train
+  model, variables, _ = train.load_run(str(tmp_path / 'teacher'))
   ds = train.load_data(c)
   logits = distill.teacher_logits(model, variables, ds.test_images)
   errors = int(np.sum(logits.argmax(-1) != ds.test_labels))

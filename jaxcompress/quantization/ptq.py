@@ -175,7 +175,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | None):
   """Float training, then the PTQ and QAT variants the config lists.
 
   Returns:
-    (the float TrainState, results) with results['ptq'][name] and
+    (the float TrainState, None if float_workdir held a finished run,
+    results) with results['ptq'][name] and
     results['qat'][name] holding each variant's `quantized_report` (QAT also
     its fine-tuning's fake-quant test error); written to
     workdir/results.json.
@@ -189,11 +190,14 @@ def run(config: ml_collections.ConfigDict, workdir: str | None):
   float_cfg = _without_quantization(config)
   float_dir = section.get('float_workdir', '') or (
       os.path.join(workdir, 'float') if workdir else None)
-  state, float_results = train.train_and_evaluate(float_cfg, float_dir)
-
+  if float_dir and os.path.exists(os.path.join(float_dir, 'results.json')):
+    model, variables, float_results = train.load_run(float_dir)
+    state = None
+  else:
+    state, float_results = train.train_and_evaluate(float_cfg, float_dir)
+    model = train.models.get_model(config.model, **config.model_kwargs)
+    variables = jax.tree.map(np.asarray, state.variables())
   ds = train.load_data(config)
-  model = train.models.get_model(config.model, **config.model_kwargs)
-  variables = jax.tree.map(np.asarray, state.variables())
   results = {'model': config.model,
              'float_test_error': float_results['test_error'],
              'test_images': len(ds.test_labels),
