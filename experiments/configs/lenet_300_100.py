@@ -6,9 +6,9 @@ error), and the baseline every LeNet-300-100 compression row starts from.
   python experiments/main.py --config=experiments/configs/lenet_300_100.py \
       --workdir=workdirs/lenet_300_100
 
-Runtime: 20 epochs, about 1 minute on a 2-core CPU.
-Result (seed 0, measured on the current code; see README): see README.md's
-baselines table, produced by the command above.
+Runtime: 20 epochs, 40 s of training on the 2-core CPU.
+Result (seed 0, measured): 1.54% test error (154 errors; published 1.64%);
+README.md's baselines table.
 """
 
 from configs import default
