@@ -41,7 +41,9 @@ class Plugin:
       (fake quantization); gradients flow through it.
     wrap_apply: maps flax's `apply` to another `apply` with the same
       signature (activation quantization by method interception, capture of
-      intermediates for hint losses).
+      intermediates for hint losses). In training (called with `mutable`),
+      it may return a `losses` collection beside the mutable variables; its
+      leaves are added to the train loss.
     loss_fn: `(logits, batch) -> scalar` replacing the cross-entropy task
       loss (distillation reads `batch['teacher_logits']`).
     penalty: `params -> scalar` added to the loss (L1, group lasso, L1 on

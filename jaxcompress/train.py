@@ -234,6 +234,8 @@ def make_train_step(model, tx, plugins, config, data_sharding):
                                   rngs={'dropout': dropout_key},
                                   mutable=['batch_stats'])
       loss = task_loss(logits, batch)
+      # Auxiliary losses a plugin's wrap_apply returns (distillation hints).
+      loss = loss + sum(jax.tree.leaves(new_vars.get('losses', {})))
       for pen in penalties:
         loss = loss + pen(params)
       return loss, (logits, new_vars.get('batch_stats', state.batch_stats))

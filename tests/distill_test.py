@@ -63,3 +63,70 @@ def test_teacher_then_distilled_student_end_to_end(tmp_path):
   logits = distill.teacher_logits(model, variables, ds.test_images)
   errors = int(np.sum(logits.argmax(-1) != ds.test_labels))
   assert errors == r['teacher_test_errors']
+
+
+def test_hint_losses_by_hand():
+  h = jnp.array([[1.0, 0.0], [0.0, 2.0]])
+  # h h^T = diag(1, 4); rows normalized -> identity.
+  np.testing.assert_allclose(distill.similarity_matrix(h), np.eye(2),
+                             atol=1e-6)
+  g = jnp.array([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0]])   # rows parallel
+  # G(g) = [[2, 2], [2, 2]] / sqrt(8) per row = 1/sqrt(2) everywhere.
+  expected = ((1 - 2**-0.5) ** 2 * 2 + (2**-0.5) ** 2 * 2) / 4
+  assert float(distill.hint_loss(h, g, 'similarity')) == pytest.approx(
+      expected, rel=1e-5)
+  # Widths may differ; equal features give zero.
+  assert float(distill.hint_loss(g, g, 'similarity')) == pytest.approx(
+      0.0, abs=1e-7)
+  assert float(distill.hint_loss(h, 2 * h, 'mse')) == pytest.approx(
+      (1 + 4) / 4, rel=1e-6)
+
+
+def test_hint_distillation_adds_the_named_layers_term(tmp_path):
+  from jaxcompress import train
+  c = tiny_config(model='mlp_128', num_train_steps=10)
+  train.train_and_evaluate(c, str(tmp_path / 'teacher'))
+  teacher, t_vars, _ = train.load_run(str(tmp_path / 'teacher'))
+  c_student = tiny_config(model='mlp_64')
+  c_student.distillation = ml_collections.ConfigDict({
+      'teacher_workdir': str(tmp_path / 'teacher'), 'temperature': 4.0,
+      'alpha': 0.5, 'hints': (('fc1', 'fc1'),), 'hint_weight': 3.0})
+  ds = train.load_data(c_student)
+  model = train.models.get_model('mlp_64')
+  variables = model.init(jax.random.key(0), ds.train_images[:1])
+  ctx = type('Ctx', (), dict(config=c_student, model=model,
+                             variables=variables,
+                             train_images=ds.train_images))
+  plugin = distill.plugin_from_config(c_student.distillation, ctx)
+  x = ds.train_images[:16]
+  _, new_vars = plugin.wrap_apply(model.apply)(variables, x, train=True,
+                                               mutable=['batch_stats'])
+  # By hand: the outputs of both first dense layers.
+  flat = x.reshape(16, -1)
+  s = flat @ variables['params']['fc1']['kernel'] + variables['params'][
+      'fc1']['bias']
+  t = flat @ t_vars['params']['fc1']['kernel'] + t_vars['params']['fc1'][
+      'bias']
+  expected = 3.0 * float(distill.hint_loss(s, t, 'similarity'))
+  assert float(new_vars['losses']['hint']) == pytest.approx(expected,
+                                                            rel=1e-4)
+  # Evaluation (no `mutable`) is the plain model.
+  np.testing.assert_allclose(plugin.wrap_apply(model.apply)(variables, x),
+                             model.apply(variables, x), rtol=1e-6)
+  # The train loop adds the term and trains.
+  _, r = train.train_and_evaluate(c_student, None)
+  assert r['history'][-1]['loss'] < r['history'][0]['loss']
+
+
+def test_unknown_hint_layer_is_named_before_compiling(tmp_path):
+  from jaxcompress import train
+  train.train_and_evaluate(tiny_config(model='mlp_128', num_train_steps=10),
+                           str(tmp_path))
+  c = tiny_config(model='mlp_64', num_train_steps=10)
+  c.distillation = ml_collections.ConfigDict({
+      'teacher_workdir': str(tmp_path), 'temperature': 4.0, 'alpha': 0.5,
+      'hints': (('fc1', 'fc9'),)})
+  before = train.TRACE_COUNTS['train_step']
+  with pytest.raises(ValueError, match="the teacher has no layer 'fc9'"):
+    train.train_and_evaluate(c, None)
+  assert train.TRACE_COUNTS['train_step'] == before
