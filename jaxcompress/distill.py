@@ -186,15 +186,18 @@ def plugin_from_config(section, ctx: plugin_lib.Context) -> plugin_lib.Plugin:
 
 
 def run(config: ml_collections.ConfigDict, workdir: str):
-  """Trains `config.teacher` into workdir/teacher, then the distilled student
-  (the rest of `config`) into workdir/student. A finished teacher is reused."""
+  """Trains `config.teacher` into workdir/teacher (or into
+  `config.distillation.teacher_workdir` when set, a teacher several runs
+  share), then the distilled student (the rest of `config`) into
+  workdir/student. A finished teacher is reused."""
   from jaxcompress import train
   teacher_cfg = ml_collections.ConfigDict(config.to_dict())
   teacher_cfg.entry = 'jaxcompress.train:train_and_evaluate'
   del teacher_cfg['teacher']
   del teacher_cfg['distillation']
   teacher_cfg.update(config.teacher.to_dict())
-  teacher_dir = os.path.join(workdir, 'teacher')
+  teacher_dir = (config.distillation.get('teacher_workdir')
+                 or os.path.join(workdir, 'teacher'))
   if os.path.exists(os.path.join(teacher_dir, 'results.json')):
     with open(os.path.join(teacher_dir, 'results.json')) as f:
       teacher_results = json.load(f)

@@ -1,12 +1,12 @@
 """Baseline for structured_resnet_slimming: the dense ResNetSmall (16, 32),
-trained for the same 117 steps as slimming's stage 1, without the L1 penalty.
+trained for the 3 epochs the slimming run trains in all (2 + 1 fine-tune),
+without the L1 penalty.
 
   python experiments/main.py --config=experiments/configs/structured_resnet_dense.py \
       --workdir=workdirs/structured_resnet_dense
 
-Runtime: about 6 minutes on the shared 2-core CPU.
-Result: not run in this session (no CPU time left on the shared machine);
-the slimming row has no dense baseline of ours.
+Runtime and result: docs/results_structured.md
+(python benchmarks/structured_results_table.py).
 """
 
 from configs import default
@@ -15,9 +15,8 @@ from configs import default
 def get_config():
   c = default.get_config()
   c.model = 'resnet_small'
-  c.num_train_steps = 117
-  c.steps_per_call = 39
-  c.batch_size = 128
+  c.in_memory = False
+  c.num_epochs = 3.0
   c.learning_rate = 0.05
   c.weight_decay = 1e-4
   c.schedule = 'cosine'

@@ -6,22 +6,20 @@ Reproduces (in method): ANCHORS.md "Structured pruning", network slimming
 the method on our conv net with batch norm and residual blocks.
 
 Procedure (`prune_shrink_finetune`): stage 1 trains ResNetSmall (16, 32)
-for a quarter epoch (117 steps) with the loss plus 1e-2 * sum |gamma| over every
-batch norm after a prunable conv; at its last step half of all channels go
-under one global threshold on |gamma| (summed over the batch norms a
-residual group shares), with the two groups each stage width sets kept equal
-(`tie_groups`); the model is shrunk to ResNetSmall(stage_features=(a, b))
-and fine-tuned alone for a quarter epoch. Short because one dense step costs
-~1.6 s (and more under the load of four agents) on the shared CPU;
-one seed.
+for 2 epochs (momentum, lr 0.05, cosine) with the loss plus 1e-2 * sum |gamma|
+over every batch norm after a prunable conv; at its last step half of all
+channels go under one global threshold on |gamma| (summed over the batch
+norms a residual group shares), with the two groups each stage width sets
+kept equal (`tie`); the model is shrunk to ResNetSmall(stage_features=(a, b))
+and fine-tuned alone for one epoch (lr 0.02). Steps run one jitted call each
+(`in_memory=False`: convolutions are slow inside XLA CPU's scanned epoch).
+Dense baseline with the same 3 epochs: structured_resnet_dense.py. One seed.
 
   python experiments/main.py --config=experiments/configs/structured_resnet_slimming.py \
       --workdir=workdirs/structured_resnet_slimming
 
-Runtime: about 10 minutes (loaded) on the shared 2-core CPU.
-Result: the one run (57 min for stage 1 on the loaded CPU) pruned nothing
-because of a tie rule since fixed (see docs/results_structured.md); not
-rerun. Expect stage 1 alone to take ~6 min on an idle 2-core CPU.
+Runtime and result: docs/results_structured.md
+(python benchmarks/structured_results_table.py).
 """
 
 from configs import default
@@ -33,9 +31,8 @@ def get_config():
   c = default.get_config()
   c.entry = 'jaxcompress.structured.experiment:prune_shrink_finetune'
   c.model = 'resnet_small'
-  c.num_train_steps = 117
-  c.steps_per_call = 39
-  c.batch_size = 128
+  c.in_memory = False
+  c.num_epochs = 2.0
   c.learning_rate = 0.05
   c.weight_decay = 1e-4
   c.schedule = 'cosine'
@@ -45,7 +42,7 @@ def get_config():
   c.structured.distribution = 'global'
   c.structured.sparsity = 0.5
   c.structured.schedule = 'one_shot'
-  c.structured.step = 116
-  c.structured.finetune_epochs = 0.25
+  c.structured.step = 2 * 468 - 1   # the last step of stage 1
+  c.structured.finetune_epochs = 1.0
   c.structured.finetune_learning_rate = 0.02
   return c
