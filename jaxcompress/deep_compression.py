@@ -4,7 +4,8 @@ coding, into a real file (Han, Mao & Dally 2016).
 For every pruned kernel (a parameter whose path a rule selects):
   * weight sharing: its nonzero weights are clustered into 2^bits shared values
     by 1-D k-means with linear initialisation (the paper's best init); each
-    weight is stored as a `bits`-bit code (one byte per code before coding);
+    weight is stored as a `bits`-bit code (one byte per code before coding, two
+    at 8 bits, where the 256 shared values and the filler need 257 symbols);
   * sparse indices: positions are stored as gaps between consecutive nonzeros
     in one byte each; a gap of 255 or more emits a filler entry that decodes to
     an explicit zero (the paper's relative-index trick with 8-bit gaps);
@@ -101,7 +102,7 @@ def _encode_sparse(flat: np.ndarray, bits: int):
   # Zero must decode to zero: reserve code 0 for the fillers when needed.
   gaps = np.diff(nz, prepend=-1) - 1
   out_gaps, out_codes = [], []
-  filler = np.uint8(len(centroids))  # one past the last centroid: a zero
+  filler = len(centroids)  # one past the last centroid: decodes to zero
   for gap, code in zip(gaps.tolist(), codes.tolist()):
     while gap >= _MAX_GAP:
       out_gaps.append(_MAX_GAP - 1)
@@ -109,7 +110,11 @@ def _encode_sparse(flat: np.ndarray, bits: int):
       gap -= _MAX_GAP
     out_gaps.append(gap)
     out_codes.append(code)
-  return centroids, np.array(out_gaps, np.uint8), np.array(out_codes, np.uint8)
+  # 8 bits: 256 centroids and the filler need a second byte per code (mostly
+  # zero, which the entropy coder absorbs).
+  code_dtype = np.uint8 if filler < 256 else np.uint16
+  return (centroids, np.array(out_gaps, np.uint8),
+          np.array(out_codes, code_dtype))
 
 
 def _decode_sparse(size, centroids, gaps, codes):
@@ -135,12 +140,10 @@ def save(params, rules, path: str) -> int:
       header.append({'name': name, 'shape': leaf.shape, 'kind': 'f32'})
       blobs.append(leaf.tobytes())
       continue
-    if bits > 7:
-      raise ValueError(f'{name}: at most 7 bits of weight sharing fit the '
-                       f'byte codes with a filler symbol, got {bits}')
     centroids, gaps, codes = _encode_sparse(leaf.reshape(-1), bits)
     header.append({'name': name, 'shape': leaf.shape, 'kind': 'shared',
-                   'k': len(centroids), 'n': len(gaps)})
+                   'k': len(centroids), 'n': len(gaps),
+                   'code_bytes': codes.itemsize})
     blobs += [centroids.tobytes(), gaps.tobytes(), codes.tobytes()]
   head = json.dumps(header).encode()
   body = lzma.compress(b''.join(blobs), preset=9 | lzma.PRESET_EXTREME)
@@ -166,7 +169,8 @@ def load(path: str, like) -> dict:
     else:
       centroids = np.frombuffer(body.read(4 * h['k']), np.float32)
       gaps = np.frombuffer(body.read(h['n']), np.uint8)
-      codes = np.frombuffer(body.read(h['n']), np.uint8)
+      dtype = np.uint8 if h['code_bytes'] == 1 else np.uint16
+      codes = np.frombuffer(body.read(h['n'] * h['code_bytes']), dtype)
       arrays[h['name']] = _decode_sparse(size, centroids, gaps, codes)
     arrays[h['name']] = arrays[h['name']].reshape(h['shape'])
   expected = [name for name, _ in named_leaves(like)]
@@ -179,9 +183,9 @@ def load(path: str, like) -> dict:
 
 def check_config(section) -> None:
   for pattern, bits in section.rules:
-    if bits is not None and not 1 <= bits <= 7:
+    if bits is not None and not 1 <= bits <= 8:
       raise ValueError(f'deep_compression bits of rule {pattern!r} must be in '
-                       f'1..7, got {bits}')
+                       f'1..8, got {bits}')
 
 
 def plugin_from_config(section, ctx):

@@ -21,19 +21,20 @@ def _sparse_params(density, seed=0):
   return {'fc1': {'kernel': k, 'bias': rng.normal(size=100).astype(np.float32)}}
 
 
-def test_file_decodes_to_the_shared_weights_exactly(tmp_path):
+@pytest.mark.parametrize('bits', [5, 8])
+def test_file_decodes_to_the_shared_weights_exactly(tmp_path, bits):
   params = _sparse_params(0.1)
-  rules = [('kernel', 5)]
+  rules = [('kernel', bits)]
   shared = dc.quantize_params(params, rules)
   k = shared['fc1']['kernel']
-  assert len(np.unique(k[k != 0])) <= 32
+  assert len(np.unique(k[k != 0])) <= 2**bits
   np.testing.assert_array_equal(k == 0, params['fc1']['kernel'] == 0)
   path = str(tmp_path / 'm.dc')
   n = dc.save(params, rules, path)
   loaded = dc.load(path, params)
   jax.tree.map(np.testing.assert_array_equal, loaded, shared)
-  # 10% density at 5 bits: far below the 120,400 float32 bytes.
-  assert n < (300 * 100 + 100) * 4 / 15
+  # 10% density: far below the 120,400 float32 bytes.
+  assert n < (300 * 100 + 100) * 4 / (15 if bits == 5 else 10)
 
 
 def test_bad_input():
