@@ -11,8 +11,11 @@ against 146 (1.46%) for the student alone (hinton_student.py)
 Writes workdirs/hinton_distill/{teacher,student}; a finished teacher is reused.
 The student sees un-jittered images, so the teacher's logits are computed once
 and kept on the device beside them.
-Runtime: 60 teacher epochs + 30 student epochs on a 2-core CPU; measured
-time and result in README.md.
+Runtime: 60 teacher epochs (10 minutes of training) + 30 student epochs
+(2.5 minutes) on the 2-core CPU.
+Result (seed 0, measured): teacher 0.94% (94 errors), distilled student
+1.19% (119 errors) against 1.44% alone: better, as published, but not the
+published 0.74% (the teacher is not Hinton's 0.67%); README.md.
 """
 
 import ml_collections
