@@ -20,7 +20,10 @@ pruning over one epoch, ended at 1.07%.)
   python experiments/main.py --config=experiments/configs/structured_lenet5.py \
       --workdir=workdirs/structured_lenet5
 
-Runtime and result: docs/results_structured.md
+Runtime: 6 minutes on the 2-core CPU after the baseline.
+Result (seed 0, measured): LeNet5(features=(9, 18, 25)), 0.96% test error
+(96 errors; 1.67% for the masked model after stage 1), 11,787 parameters,
+5.79x fewer FLOPs; docs/results_structured.md
 (python benchmarks/structured_results_table.py).
 """
 

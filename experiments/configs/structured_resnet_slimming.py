@@ -18,8 +18,10 @@ Dense baseline with the same 3 epochs: structured_resnet_dense.py. One seed.
   python experiments/main.py --config=experiments/configs/structured_resnet_slimming.py \
       --workdir=workdirs/structured_resnet_slimming
 
-Runtime and result: docs/results_structured.md
-(python benchmarks/structured_results_table.py).
+Runtime: 9 minutes on the 2-core CPU.
+Result (seed 0, measured): widths 8-8-16-16, 9.78% test error against
+1.89% for the dense net (structured_resnet_dense.py): the L1 weight is too
+strong; docs/results_structured.md.
 """
 
 from configs import default
