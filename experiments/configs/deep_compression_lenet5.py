@@ -18,8 +18,11 @@ fine-tuning of the shared centroids.
       --workdir=workdirs/deep_compression_lenet5
 
 results.json: compressed_test_error (the model decoded from the file),
-compression_ratio (over the float32 model.msgpack). Runtime and result:
-README.md.
+compression_ratio (over the float32 model.msgpack).
+
+Runtime: 4 min 22 s on the 2-core CPU after the baseline.
+Result (seed 0, measured): 43,666 bytes, 39.5x smaller than the 1,724,563-byte
+float32 file; 0.87% error pruned, 0.85% decoded from the file; README.md.
 """
 
 import ml_collections
