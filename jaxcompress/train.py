@@ -164,8 +164,8 @@ def load_run(workdir: str) -> tuple[Any, dict, dict]:
     results = json.load(f)
   cfg = results['config']
   model = models.get_model(cfg['model'], **cfg['model_kwargs'])
-  shape = (1, *cfg.get('input_shape', (28, 28, 1)))
-  fresh = jax.jit(model.init)(jax.random.key(0), jnp.zeros(shape))
+  x = jnp.zeros((1, 28, 28, 1))  # the zoo's MNIST input
+  fresh = jax.jit(model.init)(jax.random.key(0), x)
   variables = load_init(workdir, flax.core.unfreeze(fresh))
   return model, variables, results
 
