@@ -13,7 +13,9 @@ random: latency does not depend on their values.
       --repeats 200
 
 A case is ``model:w1,w2,...`` (the widths attribute of the model:
-`features` for MLP/LeNet5, `stage_features` for ResNetSmall).
+`features` for MLP/LeNet5, `stage_features` for ResNetSmall), optionally
+followed by ``:n`` to keep n of the 784 input pixels as well (MLPs: the
+shrunk model gathers them, `models.MLP.inputs`).
 """
 
 from __future__ import annotations
@@ -32,17 +34,17 @@ import numpy as np  # noqa: E402
 import jaxcompress.structured as st  # noqa: E402
 from jaxcompress import metrics, models  # noqa: E402
 
-DEFAULT_CASES = ('lenet_300_100:88,33;mlp_128:64;lenet5:9,18,25;'
-                 'resnet_small:8,16')
+DEFAULT_CASES = ('lenet_300_100:88,33:266;lenet_300_100:88,33;mlp_128:64;'
+                 'lenet5:9,18,25;resnet_small:8,16')
 
 
-def _shrunk(name: str, widths: tuple[int, ...]):
+def _shrunk(name: str, widths: tuple[int, ...], inputs: int | None):
   model = models.get_model(name)
   variables = jax.jit(model.init)(jax.random.PRNGKey(0),
                                   jnp.zeros((1, 28, 28, 1)))
-  graph = st.trace_groups(model, variables)
+  graph = st.trace_groups(model, variables, inputs=inputs is not None)
   attrs = st.width_attributes(model, graph)
-  keep = {}
+  keep = {} if inputs is None else {'input': np.arange(inputs)}
   field = None
   for (f, index), names in attrs.items():
     if index is None or f == 'num_classes':
@@ -83,16 +85,18 @@ def main():
   batch_sizes = [int(b) for b in args.batch_sizes.split(',')]
   rows = []
   for case in args.cases.split(';'):
-    name, w = case.split(':')
+    name, w, *n_in = case.split(':')
     widths = tuple(int(v) for v in w.split(','))
-    model, v, small, sv, diff = _shrunk(name, widths)
+    inputs = int(n_in[0]) if n_in else None
+    model, v, small, sv, diff = _shrunk(name, widths, inputs)
     x1 = np.zeros((1, 28, 28, 1), np.float32)
     dense_sum = metrics.summarize(model, v, x1)
     small_sum = metrics.summarize(small, sv, x1)
     fd = jax.jit(lambda v, x: model.apply(v, x, train=False))
     fs = jax.jit(lambda v, x: small.apply(v, x, train=False))
     row = {
-        'model': name, 'shrunk': '-'.join(map(str, widths)),
+        'model': name,
+        'shrunk': '-'.join(map(str, ((inputs,) if inputs else ()) + widths)),
         'params': f"{dense_sum['num_params']:,} -> {small_sum['num_params']:,}",
         'flops_ratio': dense_sum['flops_dense'] / small_sum['flops_dense'],
         'max_diff': diff,

@@ -76,7 +76,7 @@ def main():
   ap.add_argument('--workdirs', default='workdirs')
   args = ap.parse_args()
   print('| experiment (workdir) | what | published row | published | '
-        'dense baseline error (ours) | hidden widths | test error | '
+        'dense baseline error (ours) | widths (pruned inputs, hidden) | test error | '
         'error before fine-tune | params (dense -> ours) | FLOPs ratio |')
   print('|---|---|---|---|---|---|---|---|---|---|')
   for name, what, row, published, base in EXPERIMENTS:

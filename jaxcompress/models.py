@@ -35,16 +35,21 @@ class MLP(nn.Module):
     batch_norm: add BatchNorm (``bn1``, ...) after each hidden Dense.
     dropout_rate: dropout after each hidden activation.
     input_dropout_rate: dropout on the flattened input.
+    inputs: indices of the flattened input features the first layer reads
+      (None: all); set by `structured.shrink` when input pixels are pruned.
   """
   features: Sequence[int] = (300, 100)
   num_classes: int = 10
   batch_norm: bool = False
   dropout_rate: float = 0.0
   input_dropout_rate: float = 0.0
+  inputs: Sequence[int] | None = None
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     x = x.reshape((x.shape[0], -1))
+    if self.inputs is not None:
+      x = jnp.take(x, jnp.asarray(self.inputs, jnp.int32), axis=1)
     x = nn.Dropout(self.input_dropout_rate, deterministic=not train)(x)
     for i, width in enumerate(self.features, start=1):
       x = nn.Dense(width, name=f'fc{i}')(x)

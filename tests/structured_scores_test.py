@@ -240,3 +240,37 @@ def test_prune_shrink_finetune_trains_the_small_model():
       r['prune_stage']['structured']['test_error'], abs=1e-3)
   assert r['test_error'] < 0.9
   assert r['prune_stage']['structured']['widths']['fc1'] == 60
+
+
+def test_input_group_scores_by_hand():
+  m = Tiny()
+  v = jax.eval_shape(m.init, jax.random.PRNGKey(0), jnp.zeros((1, 1, 2)))
+  g = st.trace_groups(m, v, (1, 2), inputs=True)
+  # No producing weights: the norms of the rows that read each input.
+  s = jax.jit(st.weight_norm(g, 1, ['input']))(_tiny_params())
+  np.testing.assert_allclose(s['input'], [3.5, 2.5])
+  x = jnp.array([[[1., -2.]], [[0., 4.]]])
+  a = jax.jit(lambda p: st.activation_stats(
+      m, {'params': p}, g, x, ['input']))(_tiny_params())['input']
+  np.testing.assert_allclose(a['mean'], [0.5, 1.0])
+  np.testing.assert_allclose(a['mean_abs'], [0.5, 3.0])
+  np.testing.assert_allclose(a['apoz'], [0.5, 0.0])
+
+
+def test_prune_shrink_finetune_removes_input_pixels():
+  from jaxcompress.structured import experiment
+  c = tiny_config(model='lenet_300_100', num_train_steps=20)
+  c.structured = st.default_section()
+  c.structured.score = 'l2'
+  c.structured.inputs = True
+  c.structured.rules = (('input', 0.5), ('fc1', 0.8), ('fc2', 0.7))
+  c.structured.step = 10
+  c.structured.finetune_epochs = 0.625
+  c.structured.finetune_learning_rate = 1e-9
+  _, r = experiment.prune_shrink_finetune(c, None)
+  assert r['prune_stage']['structured']['widths']['input'] == 392
+  kw = r['shrunk_model_kwargs']
+  assert kw['features'] == (60, 30) and len(kw['inputs']) == 392
+  assert r['num_params'] == 392 * 60 + 60 + 60 * 30 + 30 + 30 * 10 + 10
+  assert r['test_error'] == pytest.approx(
+      r['prune_stage']['structured']['test_error'], abs=1e-3)

@@ -169,3 +169,39 @@ def test_error_when_tied_widths_differ():
   v = _shapes(m)
   with pytest.raises(ValueError, match='block1/conv1.*share the width'):
     shrink_lib.shrink(m, v, keep={'block1/conv1': np.arange(8)})
+
+
+MLPS = ['mlp_128', 'mlp_30_30', 'lenet_300_100', 'hinton_student']
+
+
+@pytest.mark.parametrize('name', MLPS)
+def test_input_pixels_are_removed_from_mlps(name):
+  model = models.get_model(name)
+  variables = _init(model)
+  graph = graph_lib.trace_groups(model, variables, inputs=True)
+  assert graph.groups[0].name == 'input' and graph['input'].prunable
+  assert [(m.path, m.axis, m.role) for m in graph['input'].members] == [
+      ('params/fc1/kernel', 0, 'consumer')]
+  keep = _random_keep(graph, [], np.random.default_rng(3))
+  masked = shrink_lib.mask_variables(graph, variables, keep)
+  small, small_vars = shrink_lib.shrink(model, masked, keep, graph)
+  assert small.inputs == tuple(np.flatnonzero(keep['input']))
+  assert small_vars['params']['fc1']['kernel'].shape == (
+      keep['input'].sum(), keep['fc1'].sum())
+  x = jax.random.normal(jax.random.PRNGKey(2), (5, 28, 28, 1))
+  np.testing.assert_allclose(jax.jit(small.apply)(small_vars, x),
+                             jax.jit(model.apply)(masked, x),
+                             rtol=1e-4, atol=1e-4)
+  # Without inputs=True the graph has no input group (widths as before).
+  assert 'input' not in graph_lib.trace_groups(model, variables).names()
+
+
+@pytest.mark.parametrize('name', ['lenet5', 'resnet_small'])
+def test_input_pixels_of_convnets_are_blocked_with_a_reason(name):
+  model = models.get_model(name)
+  variables = _shapes(model)
+  graph = graph_lib.trace_groups(model, variables, inputs=True)
+  assert graph['input'].blocked == 'the input is not flattened into a Dense layer'
+  with pytest.raises(ValueError, match="'input' cannot be pruned: the input "
+                     'is not flattened'):
+    shrink_lib.shrink(model, variables, {'input': np.arange(100)}, graph)

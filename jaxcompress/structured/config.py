@@ -11,6 +11,8 @@ Fields of the section (defaults in `default_section`):
     initial_fraction: exactly as in `config.pruning` (the schedules of
     `jaxcompress.pruning`).
   slimming_l1: lambda of the L1 penalty on batch-norm scales (0 = off).
+  inputs: also make the model's input features (pixels) a group named
+    'input' (MLPs: the rows of the first Dense layer); prune it with a rule.
   calibration_examples: images for activation / Taylor scores.
   tie: groups whose widths one module attribute sets keep equal counts.
   finetune_epochs, finetune_learning_rate: second stage of
@@ -56,6 +58,7 @@ def default_section() -> ml_collections.ConfigDict:
   c.power = 3.0
   c.initial_fraction = 0.0
   c.slimming_l1 = 0.0
+  c.inputs = False
   c.calibration_examples = 1024
   c.tie = True
   # Shrink-then-finetune (experiment.prune_shrink_finetune): epochs and
@@ -105,7 +108,8 @@ def plugin_from_config(section, ctx: plugin_lib.Context) -> plugin_lib.Plugin:
   check_config(section)
   model, variables = ctx.model, ctx.variables
   input_shape = tuple(ctx.train_images.shape[1:])
-  graph = graph_lib.trace_groups(model, variables, input_shape)
+  graph = graph_lib.trace_groups(model, variables, input_shape,
+                                 inputs=bool(_get(section, 'inputs')))
   targets = transform.group_targets(
       graph, float(_get(section, 'sparsity')),
       [tuple(r) for r in _get(section, 'rules')])

@@ -50,7 +50,8 @@ def prune_shrink_finetune(config: ml_collections.ConfigDict,
   model = models.get_model(config.model, **config.model_kwargs)
   variables = jax.device_get(state1.variables())
   input_shape = (28, 28, 1)  # the zoo's MNIST input
-  graph = graph_lib.trace_groups(model, variables, input_shape)
+  graph = graph_lib.trace_groups(model, variables, input_shape,
+                                 inputs=bool(s.get('inputs', False)))
   st = transform.find_state(state1.opt_state)
   keep = {k: np.asarray(v) for k, v in st.masks.items()}
   small, small_vars = removal.shrink(model, variables, keep, graph,

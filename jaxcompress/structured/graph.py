@@ -243,6 +243,8 @@ class _Walker:
     self.leaf_paths = leaf_paths
     self.roles: dict[tuple[int, int], str] = {}  # (leaf index, axis) -> role
     self.origin: dict[Any, int] = {}  # var -> leaf index (param, maybe cast)
+    self.input_nodes: set[int] = set()  # the model input's axes (inputs=True)
+    self.flat_inputs: dict[tuple, int] = {}  # flattened input axes -> node
 
   def run(self, jaxpr, in_labels: Sequence[Any]) -> list[Any]:
     env: dict[Any, Any] = {}
@@ -406,6 +408,16 @@ class _Walker:
         node, li, lo = lab[a]
         out[b] = (node, li * inner, lo * outer)
         continue
+      if len(labeled) > 1 and len(big_out) == 1 and self._fresh_inputs(
+          [lab[a] for a in labeled]):
+        # Flattening the model input (NHWC -> features): one new space whose
+        # index is the flattened input position.
+        key = tuple(lab[a] for a in bi)
+        if key not in self.flat_inputs:
+          self.flat_inputs[key] = self.s.new(
+              math.prod(in_shape[k] for k in bi))
+        out[big_out[0]] = (self.flat_inputs[key], 1, 1)
+        continue
       if len(labeled) == 1:
         # A split: the channel axis survives only if one output axis has its
         # size and everything else in the block is the leading/trailing unit.
@@ -417,6 +429,12 @@ class _Walker:
       for a in labeled:
         self.s.block(lab[a], 'a reshape splits or merges channel axes')
     return tuple(out)
+
+  def _fresh_inputs(self, labels) -> bool:
+    """Whether every label is an input axis not yet joined with anything."""
+    return all(lbl[0] in self.input_nodes and lbl[1:] == (1, 1)
+               and self.s.find(lbl[0]) == (lbl[0], 1, 1)
+               and lbl[0] not in self.s.blocked for lbl in labels)
 
   def _record(self, var, axis: int, role: str) -> None:
     if isinstance(var, jex_core.Literal) or var not in self.origin:
@@ -474,7 +492,7 @@ def _sub_jaxpr(params):
 
 def trace_groups(model: nn.Module, variables: Any,
                  input_shape: Sequence[int] = (28, 28, 1),
-                 batch_size: int = 3) -> Graph:
+                 batch_size: int = 3, inputs: bool = False) -> Graph:
   """Traces `model` and returns its groups of coupled channels.
 
   Args:
@@ -483,11 +501,16 @@ def trace_groups(model: nn.Module, variables: Any,
     variables: its variables (only shapes are used).
     input_shape: one example's shape (NHWC without the batch).
     batch_size: the traced batch; keep it distinct from every layer width.
+    inputs: also return the group ``'input'``: the model's input features
+      (pixels), when the model flattens its input into a Dense layer; its
+      members are the input rows of that layer (consumers only). When the
+      input reaches anything else (a convolution slides over it, it is used
+      unflattened) the group is blocked with the reason.
 
   Returns:
     A `Graph`. Its groups are the output channels of every Dense/Conv-like
     layer (any parameter axis that a ``dot_general`` or convolution produces),
-    with every parameter axis coupled to them.
+    with every parameter axis coupled to them; first ``'input'`` if asked.
   """
   leaves = named_leaves(variables)
   paths = [p for p, _ in leaves]
@@ -511,7 +534,10 @@ def trace_groups(model: nn.Module, variables: Any,
     leaf_nodes.append(nodes)
     in_labels.append(tuple((n, 1, 1) for n in nodes))
     walker.origin[jaxpr.invars[k]] = k
-  in_labels.append((None,) * (1 + len(input_shape)))
+  input_axes = [spaces.new(d) if inputs else None for d in input_shape]
+  walker.input_nodes = {n for n in input_axes if n is not None}
+  in_labels.append((None, *[None if n is None else (n, 1, 1)
+                            for n in input_axes]))
   outs = walker.run(jaxpr, in_labels)
   for lab in outs:
     for lbl in lab:
@@ -537,7 +563,7 @@ def trace_groups(model: nn.Module, variables: Any,
            if m.role == 'producer']
     rank[root] = min(idx) if idx else len(first_seen)
   order.sort(key=lambda r: rank[r])
-  groups = []
+  groups = [_input_group(spaces, walker, input_shape, by_root)] if inputs else []
   for root in order:
     members = by_root[root]
     producers = [m for m in members if m.role == 'producer']
@@ -550,3 +576,37 @@ def trace_groups(model: nn.Module, variables: Any,
                         members=tuple(members),
                         blocked=spaces.blocked.get(root)))
   return Graph(groups=tuple(groups))
+
+
+def _input_group(spaces: _Spaces, walker: _Walker, input_shape,
+                 by_root: dict[int, list[Member]]) -> Group:
+  """The group of the model's flattened input features (see `trace_groups`)."""
+  size = math.prod(input_shape)
+  axes = sorted(walker.input_nodes)
+  big = [n for n in axes if spaces.size[n] > 1]
+  if len(big) == 1 and spaces.size[big[0]] == size:
+    flat = big  # the input has one non-trivial axis: already features
+  else:
+    flat = list(walker.flat_inputs.values())
+  reason = None
+  if len(flat) != 1:
+    reason = ('the input is not flattened into a Dense layer' if not flat
+              else 'the input is flattened more than once')
+  roots = {spaces.find(n)[0] for n in flat}
+  # An image axis the computation used unflattened (a convolution, an
+  # element-wise op with a parameter) ties the pixels to something else.
+  for n in axes:
+    if n in flat:
+      continue
+    if n in spaces.blocked or spaces.find(n)[0] != n or any(
+        e is not None and e[0] == n for e in spaces.parent):
+      reason = reason or spaces.blocked.get(
+          n, 'the input is used before it is flattened')
+  members: list[Member] = []
+  for r in roots:
+    members += by_root.get(r, [])
+    reason = reason or spaces.blocked.get(r)
+  if not members:
+    reason = reason or 'no layer reads the flattened input'
+  return Group(name='input', size=size, members=tuple(members),
+               blocked=reason)

@@ -9,6 +9,9 @@ The new module is ``model.clone(**attrs)``; which attribute sets which width
 is found from the model itself: every integer attribute (or integer in a
 sequence attribute) is bumped by one under ``jax.eval_shape(model.init)``,
 and the parameter axes whose length changes tell which groups it controls.
+Pruned input features (the ``'input'`` group of `trace_groups(...,
+inputs=True)`) are not a width: the module gets ``inputs=`` the kept indices
+of its flattened input (`models.MLP.inputs`) and gathers them first.
 A group whose width no attribute controls, or two groups tied to one
 attribute (``ResidualBlock.features`` sets both convolutions of a block) that
 keep different counts, raise a ValueError naming the layer.
@@ -127,7 +130,7 @@ def _init_shapes(model: nn.Module, input_shape) -> dict[str, tuple]:
 def _int_slots(model: nn.Module):
   """(field, index or None, value) for every integer in the module's fields."""
   for f in dataclasses.fields(model):
-    if f.name in ('parent', 'name'):
+    if f.name in ('parent', 'name', 'inputs'):  # `inputs` holds indices
       continue
     v = getattr(model, f.name)
     if isinstance(v, bool):
@@ -218,15 +221,23 @@ def shrink(model: nn.Module, variables: Any,
 
   if not keep:
     return model, variables
+  new_model = model
+  if 'input' in keep:
+    # Input features are not a width: the module reads a subset of them.
+    if 'inputs' not in {f.name for f in dataclasses.fields(model)}:
+      raise ValueError(
+          f"Layer 'input': {type(model).__name__} has no `inputs` attribute "
+          'to read a subset of its input features, so pruned inputs cannot '
+          'be removed')
+    new_model = model.clone(inputs=tuple(int(i) for i in keep['input']))
   # Rebuild the module with the new widths.
   attrs = width_attributes(model, graph, input_shape)
   controlled = {name for names_ in attrs.values() for name in names_}
   for name in keep:
-    if name not in controlled:
+    if name not in controlled and name != 'input':
       raise ValueError(
           f'Layer {name!r}: no integer attribute of {type(model).__name__} '
           'sets its width, so the shrunk model cannot be expressed')
-  new_model = model
   for (field, index), group_names in attrs.items():
     sizes = {g: (keep[g].size if g in keep else graph[g].size)
              for g in group_names}

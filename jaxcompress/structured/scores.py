@@ -5,7 +5,8 @@ and is pure jnp, so `structured_mask` can call it inside the jitted step.
 
 * `weight_norm(graph, ord)`: ``||W[..., c]||_ord`` summed over the group's
   producers: L1 of a filter (Li et al. 2017, "Pruning Filters for Efficient
-  ConvNets") or L2 of a neuron's incoming weights.
+  ConvNets") or L2 of a neuron's incoming weights. Groups without producing
+  weights (the ``'input'`` pixels) use the weights that read them instead.
 * `bn_scale(graph)`: ``|gamma_c|`` summed over the group's batch norms
   (Liu et al. 2017, "Learning Efficient Convolutional Networks through Network
   Slimming"); train with `slimming.bn_scale_penalty` to make it sparse.
@@ -64,7 +65,7 @@ def weight_norm(graph: Graph, ord: int = 1,  # pylint: disable=redefined-builtin
 
   def score(params):
     return {g.name: sum(_per_unit(get_leaf(params, m.path), m, g.size, red)
-                        for m in g.producers) for g in gs}
+                        for m in (g.producers or g.consumers)) for g in gs}
   return score
 
 
