@@ -121,15 +121,25 @@ def table(groups, seeds) -> str:
 
 
 def _lottery_rows(name, res, published):
+  """Per round: remaining weights, and the median error over seeds (each
+  seed's error in brackets) rewound to init and randomly re-initialized."""
+  wall = statistics.median(sum(r['wall_time_s'] for r in x['lottery'])
+                           for x in res)
   lines = [f'| {name} | {published} | {len(res)} | see below | | | '
-           f"{sum(r['wall_time_s'] for r in res[0]['lottery']):.0f} s |", '',
+           f'{wall:.0f} s |', '',
            '| round | weights remaining | error, rewound to init | '
            'error, random re-init |', '|---|---|---|---|']
-  for row in res[0]['lottery']:
-    re_err = row['reinit_error']
-    lines.append(f"| {row['round']} | {_pct(row['remaining'])} | "
-                 f"{_pct(row['error'])} | "
-                 f"{_pct(re_err) if re_err is not None else ''} |")
+
+  def cell(errs):
+    if any(e is None for e in errs):
+      return ''
+    per_seed = f" ({', '.join(_pct(e) for e in errs)})" if len(errs) > 1 else ''
+    return _pct(statistics.median(errs)) + per_seed
+
+  for rows in zip(*(x['lottery'] for x in res)):
+    lines.append(f"| {rows[0]['round']} | {_pct(rows[0]['remaining'])} | "
+                 f"{cell([r['error'] for r in rows])} | "
+                 f"{cell([r['reinit_error'] for r in rows])} |")
   lines.append('')
   return lines
 

@@ -6,7 +6,10 @@ there and in each config's docstring), then
   python benchmarks/structured_results_table.py [--workdirs workdirs]
 
 prints one markdown row per experiment that has finished, beside the
-published row it reproduces (ANCHORS.md) and our dense baseline.
+published row it reproduces (ANCHORS.md) and our dense baseline. Where
+`<workdir>_s1`, `<workdir>_s2`, ... hold the same config run with
+`--config.seed=1, 2, ...`, the test error is the median over the seeds (the
+other columns are seed 0's).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 
 # (workdir, what, published row, published result, dense baseline workdir)
 EXPERIMENTS = [
@@ -84,13 +88,20 @@ def main():
     if r is None:
       continue
     widths, err, params, dparams, ratio, before, dense = _summary(r)
+    # Seeds 1, 2, ... in <workdir>_s<seed>: the median and every seed's error.
+    errs = [err] + [x['test_error'] for x in (
+        _load(args.workdirs, f'{name}_s{s}') for s in range(1, 10)) if x]
+    err_cell = f'{100 * statistics.median(errs):.2f}%'
+    if len(errs) > 1:
+      err_cell += (f' (median of {len(errs)} seeds: '
+                   + ', '.join(f'{100 * e:.2f}%' for e in errs) + ')')
     b = _load(args.workdirs, base) if base else None
     base_err = (f"{100 * b['test_error']:.2f}%" if b else
                 'not run' if base else '-')
     before = f'{100 * before:.2f}%' if before is not None else '-'
     dp = f'{dparams:,} -> ' if dparams and dparams != params else ''
     print(f'| {name} | {what} | {row} | {published} | {base_err} | '
-          f'{_widths(widths, dense)} | {100 * err:.2f}% | {before} | '
+          f'{_widths(widths, dense)} | {err_cell} | {before} | '
           f'{dp}{params:,} | {ratio:.2f}x |')
 
 
