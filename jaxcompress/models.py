@@ -23,6 +23,7 @@ import functools
 from collections.abc import Callable, Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 
@@ -50,6 +51,10 @@ class MLP(nn.Module):
     x = x.reshape((x.shape[0], -1))
     if self.inputs is not None:
       x = jnp.take(x, jnp.asarray(self.inputs, jnp.int32), axis=1)
+      # Keep the gather out of fc1's dot: XLA CPU fuses it into a loop that
+      # runs the matmul about 3x slower than its library call
+      # (benchmarks/structured_latency.py).
+      x = jax.lax.optimization_barrier(x)
     x = nn.Dropout(self.input_dropout_rate, deterministic=not train)(x)
     for i, width in enumerate(self.features, start=1):
       x = nn.Dense(width, name=f'fc{i}')(x)
