@@ -16,9 +16,9 @@ control). 5 epochs per round, momentum SGD, cosine learning rate.
 Table: python benchmarks/pruning_experiments.py --group=lottery.
 Runtime and result: docs/results_pruning.md.
 
-Measured (1 seed, ~11 min): rewound tickets 1.81/1.76/1.83/1.69/1.92% at
-50/25/12.6/6.35/3.2% remaining vs dense 1.74%; random re-init
-1.86/2.34/2.46/2.90/3.47%.
+Measured (median of 3 seeds, 6-11 min each): rewound tickets
+1.70/1.76/1.83/1.84/1.93% at 50/25/12.6/6.35/3.2% remaining vs dense 1.74%;
+random re-init 1.86/2.34/2.43/2.90/3.37%.
 """
 
 import ml_collections

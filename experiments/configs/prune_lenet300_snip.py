@@ -14,8 +14,8 @@ fixed from the first step, then ordinary training of the survivors
 Seeds and table: python benchmarks/pruning_experiments.py --group=snip.
 Runtime and result: docs/results_pruning.md.
 
-Measured (1 seed, ~1.8 min/run): 95% 2.34%, 98% 3.42% error (published 1.6 /
-2.4%: not reproduced in 20 epochs).
+Measured (median of 3 seeds, ~1-2 min/run): 95% 2.34%, 98% 3.42% error
+(published 1.6 / 2.4%: not reproduced in 20 epochs).
 """
 
 from configs import default, prune_common

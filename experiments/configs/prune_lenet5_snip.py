@@ -15,8 +15,8 @@ Runtime and result: docs/results_pruning.md.
 
 Training: the lenet5 baseline's recipe (10 epochs through the per-step
 path, about 7.5 minutes on the 2-core CPU).
-Result (seed 0, measured): 0.90% at 95%, 1.26% at 98% (published 0.8%: not
-reproduced); docs/results_pruning.md.
+Result (median of 3 seeds, measured): 0.90% at 95%, 1.26% at 98% (published
+0.8%: not reproduced); docs/results_pruning.md.
 """
 
 from configs import lenet5, prune_common
