@@ -163,7 +163,10 @@ def load_run(workdir: str) -> tuple[Any, dict, dict]:
   with open(path) as f:
     results = json.load(f)
   cfg = results['config']
-  model = models.get_model(cfg['model'], **cfg['model_kwargs'])
+  # JSON turns tuples (widths, kept inputs) into lists; modules must hash.
+  kwargs = {k: tuple(v) if isinstance(v, list) else v
+            for k, v in cfg['model_kwargs'].items()}
+  model = models.get_model(cfg['model'], **kwargs)
   x = jnp.zeros((1, 28, 28, 1))  # the zoo's MNIST input
   fresh = jax.jit(model.init)(jax.random.key(0), x)
   variables = load_init(workdir, flax.core.unfreeze(fresh))

@@ -257,7 +257,8 @@ def test_input_group_scores_by_hand():
   np.testing.assert_allclose(a['apoz'], [0.5, 0.0])
 
 
-def test_prune_shrink_finetune_removes_input_pixels():
+def test_prune_shrink_finetune_removes_input_pixels(tmp_path):
+  from jaxcompress import train
   from jaxcompress.structured import experiment
   c = tiny_config(model='lenet_300_100', num_train_steps=20)
   c.structured = st.default_section()
@@ -267,10 +268,14 @@ def test_prune_shrink_finetune_removes_input_pixels():
   c.structured.step = 10
   c.structured.finetune_epochs = 0.625
   c.structured.finetune_learning_rate = 1e-9
-  _, r = experiment.prune_shrink_finetune(c, None)
+  _, r = experiment.prune_shrink_finetune(c, str(tmp_path))
   assert r['prune_stage']['structured']['widths']['input'] == 392
   kw = r['shrunk_model_kwargs']
   assert kw['features'] == (60, 30) and len(kw['inputs']) == 392
   assert r['num_params'] == 392 * 60 + 60 + 60 * 30 + 30 + 30 * 10 + 10
   assert r['test_error'] == pytest.approx(
       r['prune_stage']['structured']['test_error'], abs=1e-3)
+  # The small model loads back from its workdir (kept pixels from JSON).
+  model, variables, _ = train.load_run(str(tmp_path / 'finetune'))
+  assert model.inputs == tuple(kw['inputs']) and hash(model)
+  assert variables['params']['fc1']['kernel'].shape == (392, 60)
