@@ -6,7 +6,7 @@ parameters), plus distilled and combined rows.
   python experiments/compare.py --quick --workdir=workdirs/quick     # preset
 
 Full: 20 epochs per run, median of 3 seeds, 6 min 40 s on the 2-core CPU.
---quick: 3 epochs, 1 seed, 1 min 33 s. Output: comparison.md / .csv / .png
+--quick: 3 epochs, 1 seed, 1 min 16 s. Output: comparison.md / .csv / .png
 in the workdir; both tables are in README.md.
 
 Rows (strategy: what it is):
