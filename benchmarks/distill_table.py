@@ -2,22 +2,24 @@
 
   python benchmarks/distill_table.py --seeds=0,1,2
 
-Each row is `python experiments/main.py
---config=experiments/configs/distill_mlp.py:ARG` into
-workdirs/distill/<row>_s<seed>; finished runs (a results.json) are reused.
-The table gives the median test error over the seeds (and each seed's).
+Each row is experiments/configs/distill_mlp.py with its argument, run by the
+suite runner into workdirs/distill/<row>/seed<seed> (finished runs reused
+after their identity check). The table gives the median test error over the
+seeds (and each seed's).
 """
 
-import json
 import os
 import statistics
-import subprocess
 import sys
 
-from absl import app, flags
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.dirname(_HERE), os.path.join(os.path.dirname(_HERE),
+                                                     'experiments')]
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIG = 'experiments/configs/distill_mlp.py'
+from absl import app, flags  # noqa: E402
+from configs import distill_mlp  # noqa: E402
+
+from jaxcompress.pipelines.suite import Row, per_seed, run_rows  # noqa: E402
 
 ROWS = [  # (row, config argument, published)
     ('mlp_64_alone', 'mlp_64,alone', 'write-ups: student alone'),
@@ -30,41 +32,33 @@ ROWS = [  # (row, config argument, published)
 ]
 
 flags.DEFINE_string('seeds', '0', 'comma-separated seeds')
-flags.DEFINE_string('root', os.path.join(REPO, 'workdirs', 'distill'),
-                    'where the runs go')
+flags.DEFINE_bool('table_only', False, 'do not run, only tabulate')
+flags.DEFINE_string('root', os.path.join(os.path.dirname(_HERE), 'workdirs',
+                                         'distill'), 'where the runs go')
 FLAGS = flags.FLAGS
-
-
-def _run(row, arg, seed):
-  wd = os.path.join(FLAGS.root, f'{row}_s{seed}')
-  path = os.path.join(wd, 'results.json')
-  if not os.path.exists(path):
-    cmd = [sys.executable, 'experiments/main.py', f'--config={CONFIG}:{arg}',
-           f'--workdir={wd}', f'--config.seed={seed}']
-    print('+', ' '.join(cmd), flush=True)
-    subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-  with open(path) as f:
-    return json.load(f)
 
 
 def main(argv):
   del argv
   seeds = [int(s) for s in FLAGS.seeds.split(',')]
+  rows = [Row(name, distill_mlp.get_config(arg), published=pub)
+          for name, arg, pub in ROWS]
+  runs = run_rows(rows, seeds, FLAGS.root, run=not FLAGS.table_only)
   lines = ['| row | student | published | seeds | test error (median; per '
            'seed) | teacher error | params | wall s / run |',
            '|---|---|---|---|---|---|---|---|']
-  for row, arg, published in ROWS:
-    res = [_run(row, arg, s) for s in seeds]
-    errs = [r['test_error'] for r in res]
+  for row in rows:
+    res = runs[row.name]
+    if not res:
+      continue
     teacher = res[0].get('teacher_test_error')
+    wall = statistics.median(r.get('pipeline_wall_time_s', r['wall_time_s'])
+                             for r in res)
     lines.append(
-        f"| {row} | {res[0]['model']} | {published} | {len(res)} | "
-        f'{100 * statistics.median(errs):.2f}% ('
-        + ', '.join(f'{100 * e:.2f}%' for e in errs) + ') | '
+        f"| {row.name} | {res[0]['model']} | {row.published} | {len(res)} | "
+        f"{per_seed([r['test_error'] for r in res])} | "
         + (f'{100 * teacher:.2f}%' if teacher is not None else '-')
-        + f" | {res[0]['num_params']:,} | "
-        f"{statistics.median(r['wall_time_s'] for r in res):.0f} |")
+        + f" | {res[0]['num_params']:,} | {wall:.0f} |")
   print('\n'.join(lines))
 
 

@@ -19,9 +19,7 @@ Also printed for reference: a full sort of the same scores.
 """
 
 import os
-import statistics
 import sys
-import time
 
 import flax.linen as nn
 import jax
@@ -29,22 +27,13 @@ import jax.numpy as jnp
 import optax
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from jaxcompress import models, pruning  # noqa: E402
+from jaxcompress import models, pruning, timing  # noqa: E402
 
 
 def _bench(fns, repeats=30, inner=5):
   """Median seconds per call of each fn, interleaved to share the noise."""
-  times = [[] for _ in fns]
-  for f in fns:
-    jax.block_until_ready(f())
-  for _ in range(repeats):
-    for i, f in enumerate(fns):
-      t = time.perf_counter()
-      for _ in range(inner):
-        out = f()
-      jax.block_until_ready(out)
-      times[i].append((time.perf_counter() - t) / inner)
-  return [statistics.median(t) for t in times]
+  t = timing.interleaved(dict(enumerate(fns)), repeats, warmup=1, inner=inner)
+  return [t[i] for i in range(len(fns))]
 
 
 def case(name, model, x, y, repeats, inner):
@@ -73,7 +62,7 @@ def case(name, model, x, y, repeats, inner):
   score = pruning.magnitude()
   masks0 = pruning.find_state(ms).masks
   update_masks = jax.jit(lambda p, m: pruning.compute_masks(
-      specs, score(p, p, None), p, m, jnp.float32(1.0)))
+      specs, score.compute((), p, p, None), p, m, jnp.float32(1.0)))
   flat = jnp.concatenate([jnp.abs(w).reshape(-1)
                           for w in jax.tree.leaves(params)])
   sort = jax.jit(jnp.sort)

@@ -19,7 +19,6 @@ on their values). Prints a JSON dict and a markdown table.
 import json
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..'))
@@ -27,15 +26,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..', 'experiments'))
 
 import jax  # noqa: E402
-import ml_collections  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
-from configs import default  # noqa: E402
 
-from jaxcompress import models, optim, plugin, train  # noqa: E402
+from jaxcompress import models, optim, plugins, timing, train  # noqa: E402
+from jaxcompress.plugins import quantization as qplugin  # noqa: E402
 from jaxcompress.quantization import apply as qapply  # noqa: E402
 from jaxcompress.quantization import integer  # noqa: E402
-from jaxcompress.quantization import plugin as qplugin  # noqa: E402
 
 flags.DEFINE_integer('repeats', 30, 'Timed calls per method.')
 flags.DEFINE_string('out', '', 'Optional JSON output path.')
@@ -48,30 +45,24 @@ SETTINGS = {
 
 
 def interleaved(fns: dict, repeats: int) -> dict:
-  for f in fns.values():
-    f()
-    f()
-  times = {k: [] for k in fns}
-  for _ in range(repeats):
-    for k, f in fns.items():
-      t0 = time.perf_counter()
-      f()
-      times[k].append(time.perf_counter() - t0)
-  return {k: 1e3 * float(np.median(v)) for k, v in times.items()}
+  return timing.ms(timing.interleaved(fns, repeats))
+
+
+def _resolve(section, params):
+  return qplugin.resolve(qplugin.QuantizationSection(**section), params)
 
 
 def quant_plugin(section, params):
-  settings = qplugin.resolve(ml_collections.ConfigDict(section), params)
+  settings = _resolve(section, params)
   wrap = ((lambda a: qapply.fake_quant_apply(a, settings.layers))
           if settings.layers else None)
-  return plugin.Plugin('quantization',
-                       params_fn=qplugin.params_transform(settings),
-                       wrap_apply=wrap)
+  inner = qplugin.Q.params_transform(settings)
+  return plugins.Plugin('quantization', params_fn=lambda p, aux: inner(p),
+                        wrap_apply=wrap)
 
 
 def train_steps(name, repeats):
-  config = default.get_config()
-  config.model = name
+  config = plugins.RunSettings(model=name)
   model = models.get_model(name)
   x = np.random.default_rng(0).normal(size=(128, 28, 28, 1)).astype(
       np.float32)
@@ -81,12 +72,12 @@ def train_steps(name, repeats):
   sharding = jax.sharding.NamedSharding(train.data_mesh(),
                                         jax.sharding.PartitionSpec('data'))
   fns = {}
-  for tag, plugins in [('float', [])] + [
+  for tag, extra in [('float', [])] + [
       (k, [quant_plugin(s, variables['params'])]) for k, s in
       SETTINGS.items()]:
-    state = train.create_train_state(config, model, variables, tx)
-    step = jax.jit(train.make_train_step(model, tx, plugins, config,
-                                         sharding))
+    state = train.create_train_state(variables, tx)
+    step = jax.jit(train.make_train_step(model, tx, extra, sharding,
+                                         seed=0))
     fns[tag] = (lambda step=step, state=state:
                 jax.block_until_ready(step(state, batch)))
   return interleaved(fns, repeats)
@@ -99,9 +90,8 @@ def inference(name, repeats):
   variables = model.init(jax.random.key(0), x_cal[:1])
   out = {}
   for bits in (8, 4):
-    section = ml_collections.ConfigDict(dict(weight_bits=bits,
-                                             per_channel=True, act_bits=8))
-    settings = qplugin.resolve(section, variables['params'])
+    settings = _resolve(dict(weight_bits=bits, per_channel=True, act_bits=8),
+                        variables['params'])
     layers = qapply.calibrate_layers(model.apply, variables, x_cal,
                                      settings.layers)
     im = integer.convert(model, variables, settings.specs, layers)

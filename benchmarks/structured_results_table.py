@@ -1,23 +1,64 @@
-"""The structured-pruning results table, from the experiments' results.json.
+"""Runs the structured-pruning experiments and prints their table.
 
-Run the experiments of docs/results_structured.md first (their commands are
-there and in each config's docstring), then
+  python benchmarks/structured_results_table.py [--seeds=0,1,2] \
+      [--rows=structured_lenet_300_100] [--table_only]
 
-  python benchmarks/structured_results_table.py [--workdirs workdirs]
-
-prints one markdown row per experiment that has finished, beside the
-published row it reproduces (ANCHORS.md) and our dense baseline. Where
-`<workdir>_s1`, `<workdir>_s2`, ... hold the same config run with
-`--config.seed=1, 2, ...`, the test error is the median over the seeds (the
-other columns are seed 0's).
+One markdown row per experiment (the configs of docs/results_structured.md,
+run by the suite runner into workdirs/structured/<row>/seed<seed>; finished
+runs reused after their identity check), beside the published row it
+reproduces (ANCHORS.md) and our dense baseline. The test error is the median
+over the seeds, each listed; the other columns are the median seed's.
+LeNet-5 and ResNet rows start from the trained baselines named in their
+configs' `init_from` (workdirs/lenet5, workdirs/lenet_300_100).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import statistics
+import sys
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.dirname(_HERE), os.path.join(os.path.dirname(_HERE),
+                                                     'experiments')]
+
+from absl import app, flags  # noqa: E402
+from configs import (  # noqa: E402
+    structured_lenet5,
+    structured_lenet_300_100,
+    structured_mlp64_scratch,
+    structured_mlp128_apoz,
+    structured_resnet_dense,
+    structured_resnet_slimming,
+)
+
+from jaxcompress import files  # noqa: E402
+from jaxcompress.pipelines.suite import (  # noqa: E402
+    Row,
+    median_run,
+    per_seed,
+    run_rows,
+)
+
+flags.DEFINE_string('seeds', '0', 'comma-separated seeds')
+flags.DEFINE_string('rows', '', 'comma-separated rows (default: all)')
+flags.DEFINE_bool('table_only', False, 'do not run, only tabulate')
+flags.DEFINE_string('root', os.path.join(os.path.dirname(_HERE), 'workdirs',
+                                         'structured'), 'where the runs go')
+FLAGS = flags.FLAGS
+
+_APOZ = structured_mlp128_apoz.get_config()
+CONFIGS = {
+    'structured_mlp128_apoz': (_APOZ, {}),
+    **{f'structured_mlp128_{s}': (_APOZ, {'structured': {'score': s}})
+       for s in ('mean', 'mean_abs', 'taylor', 'l2')},
+    'structured_mlp128_dense': (_APOZ, {'structured': {'sparsity': 0.0}}),
+    'structured_mlp64_scratch': (structured_mlp64_scratch.get_config(), {}),
+    'structured_lenet_300_100': (structured_lenet_300_100.get_config(), {}),
+    'structured_lenet5': (structured_lenet5.get_config(), {}),
+    'structured_resnet_slimming': (structured_resnet_slimming.get_config(),
+                                   {}),
+    'structured_resnet_dense': (structured_resnet_dense.get_config(), {}),
+}
 
 # (workdir, what, published row, published result, dense baseline workdir)
 EXPERIMENTS = [
@@ -45,14 +86,6 @@ EXPERIMENTS = [
 ]
 
 
-def _load(workdirs, name):
-  path = os.path.join(workdirs, name, 'results.json')
-  if not os.path.exists(path):
-    return None
-  with open(path) as f:
-    return json.load(f)
-
-
 def _summary(r):
   """(widths, error, params, dense params, flops ratio, error before finetune)."""
   if 'prune_stage' in r:  # prune_shrink_finetune
@@ -76,35 +109,41 @@ def _widths(w, dense):
   return '-'.join(str(w[k]) for k in hidden[:-1]) or '-'
 
 
-def main():
-  ap = argparse.ArgumentParser()
-  ap.add_argument('--workdirs', default='workdirs')
-  args = ap.parse_args()
-  print('| experiment (workdir) | what | published row | published | '
-        'dense baseline error (ours) | widths (pruned inputs, hidden) | test error | '
-        'error before fine-tune | params (dense -> ours) | FLOPs ratio |')
+def _baseline(name):
+  """The results of a baseline run in workdirs/<name> (init_from of the
+  LeNet rows), if it finished."""
+  path = os.path.join(os.path.dirname(_HERE), 'workdirs', name or '',
+                      'results.json')
+  return [files.read_json(path)] if name and os.path.exists(path) else None
+
+
+def main(argv):
+  del argv
+  names = FLAGS.rows.split(',') if FLAGS.rows else list(CONFIGS)
+  seeds = [int(x) for x in FLAGS.seeds.split(',')]
+  rows = [Row(n, *CONFIGS[n]) for n in names]
+  runs = run_rows(rows, seeds, FLAGS.root, run=not FLAGS.table_only)
+  print('| experiment | what | published row | published | '
+        'dense baseline error (ours) | widths (pruned inputs, hidden) | '
+        'test error | error before fine-tune | params (dense -> ours) | '
+        'FLOPs ratio |')
   print('|---|---|---|---|---|---|---|---|---|---|')
   for name, what, row, published, base in EXPERIMENTS:
-    r = _load(args.workdirs, name)
-    if r is None:
+    res = runs.get(name)
+    if not res:
       continue
-    widths, err, params, dparams, ratio, before, dense = _summary(r)
-    # Seeds 1, 2, ... in <workdir>_s<seed>: the median and every seed's error.
-    errs = [err] + [x['test_error'] for x in (
-        _load(args.workdirs, f'{name}_s{s}') for s in range(1, 10)) if x]
-    err_cell = f'{100 * statistics.median(errs):.2f}%'
-    if len(errs) > 1:
-      err_cell += (f' (median of {len(errs)} seeds: '
-                   + ', '.join(f'{100 * e:.2f}%' for e in errs) + ')')
-    b = _load(args.workdirs, base) if base else None
-    base_err = (f"{100 * b['test_error']:.2f}%" if b else
+    widths, _, params, dparams, ratio, before, dense = _summary(
+        median_run(res))
+    b = runs.get(base) or _baseline(base)
+    base_err = (f"{100 * b[0]['test_error']:.2f}%" if b else
                 'not run' if base else '-')
     before = f'{100 * before:.2f}%' if before is not None else '-'
     dp = f'{dparams:,} -> ' if dparams and dparams != params else ''
     print(f'| {name} | {what} | {row} | {published} | {base_err} | '
-          f'{_widths(widths, dense)} | {err_cell} | {before} | '
+          f'{_widths(widths, dense)} | '
+          f"{per_seed([r['test_error'] for r in res])} | {before} | "
           f'{dp}{params:,} | {ratio:.2f}x |')
 
 
 if __name__ == '__main__':
-  main()
+  app.run(main)

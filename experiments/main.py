@@ -1,15 +1,16 @@
-"""Runs one experiment: a config file, a workdir, and the config's entry.
+"""Runs one experiment: a config file, a workdir, and the config's pipeline.
 
   python experiments/main.py --config=experiments/configs/lenet_300_100.py \
       --workdir=workdirs/lenet_300_100 [--config.num_epochs=1 ...]
 
-The entry (`config.entry`, default jaxcompress.train:train_and_evaluate)
-trains, evaluates, checkpoints and writes workdir/results.json. Running the
-same command again on the same workdir resumes from the last checkpoint.
+The pipeline (`config.pipeline`: 'train', 'lottery', 'ptq',
+'prune_shrink_finetune' or 'teacher_student') trains, evaluates, checkpoints
+and writes workdir/results.json. Running the same command again resumes from
+the last checkpoint, or reports a finished run and keeps its results. A run
+that cannot go on (a bad setting, a diverged loss, a locked or foreign
+workdir) exits with status 1 and one line naming the cause.
 """
 
-import importlib
-import json
 import os
 import sys
 
@@ -26,20 +27,22 @@ flags.DEFINE_string('workdir', None, 'Directory for checkpoints and results.')
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
-def resolve(entry: str):
-  module, _, fn = entry.partition(':')
-  return getattr(importlib.import_module(module), fn)
-
-
 def main(argv):
   del argv
   # Orbax logs every save at INFO; keep the run's own progress readable.
   logging.get_absl_handler().addFilter(lambda r: 'orbax' not in r.pathname)
   import jax
+
+  from jaxcompress import files, pipelines
   logging.info('JAX devices: %s', jax.devices())
-  _, results = resolve(FLAGS.config.entry)(FLAGS.config, FLAGS.workdir)
-  summary = {k: v for k, v in results.items() if k not in ('config', 'layers', 'history')}
-  print(json.dumps(summary, indent=1, default=str))
+  try:
+    _, results = pipelines.run(FLAGS.config, FLAGS.workdir)
+  except (ValueError, RuntimeError, OSError) as e:
+    print(f'error: {e}', file=sys.stderr, flush=True)
+    sys.exit(1)
+  summary = {k: v for k, v in results.items()
+             if k not in ('config', 'layers', 'history')}
+  print(files.to_json(summary))
 
 
 if __name__ == '__main__':

@@ -7,11 +7,11 @@ The student minimises
 where t and s are teacher and student logits and T the temperature; the T^2
 keeps the soft-target gradients on the scale of the hard-target ones.
 
-The teacher is a trained run's workdir (its results.json names the model, its
-model.msgpack holds the variables). Its logits are computed once for the whole
-training set and stored on the device beside the images (`Plugin.train_arrays`)
-when the student sees un-augmented images; with `jitter_pixels` the frozen
-teacher runs inside the same jitted step on the jittered batch.
+`distillation_loss` is the loss, `teacher_logits` precomputes a frozen
+teacher's logits for a whole dataset, and `hint_apply` wraps a student's
+apply function so that its training forward pass also returns the hint term
+below. How a run gets its teacher (a finished run, or the previous stage of
+a pipeline) is the business of `jaxcompress.plugins.distillation`.
 
 Feature (hint) distillation adds, for named pairs of intermediate layers,
 
@@ -24,34 +24,15 @@ squared difference of equally wide features (FitNets' hint without the
 regressor, Romero et al. 2015). The teacher then runs inside the jitted step;
 the hint term reaches the train loss through the `losses` collection
 (`jaxcompress.plugin`).
-
-Config section (`config.distillation`):
-  teacher_workdir: workdir of the trained teacher.
-  temperature: T (> 0).
-  alpha: weight of the soft loss, in [0, 1].
-  hints: optional ((student_layer, teacher_layer), ...) module names whose
-    outputs are matched, e.g. (('fc2', 'fc2'),).
-  hint_weight: weight of the hint term (default 1.0).
-  hint_loss: 'similarity' (default) or 'mse'.
-
-`run(config, workdir)` is the entry of a two-stage experiment: it trains the
-teacher described by `config.teacher` (a dict of overrides of `config`) into
-workdir/teacher, then the student into workdir/student.
 """
 
 from __future__ import annotations
 
-import json
-import os
-
 import flax.traverse_util
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import optax
-
-from jaxcompress import plugin as plugin_lib
 
 
 def distillation_loss(student_logits: jax.Array, teacher_logits: jax.Array,
@@ -103,8 +84,9 @@ def _outputs(intermediates, names, who):
   return {n: flat[n] for n in names}
 
 
-def _hint_apply(teacher, t_vars, hints, weight, kind):
-  """wrap_apply: in training, matches the named layers' outputs."""
+def hint_apply(teacher, t_vars, hints, weight: float, kind: str):
+  """A `wrap_apply` that, in training, adds the hint term to the `losses`
+  collection, matching the named (student, teacher) layers' outputs."""
   s_names = {s for s, _ in hints}
   t_names = {t for _, t in hints}
   take = lambda names: (lambda mdl, method: method == '__call__'
@@ -132,85 +114,9 @@ def _hint_apply(teacher, t_vars, hints, weight, kind):
   return wrap
 
 
-def check_config(section) -> None:
-  if not section.temperature > 0:
-    raise ValueError(f'distillation temperature must be > 0, got '
-                     f'{section.temperature}')
-  if not 0.0 <= section.alpha <= 1.0:
-    raise ValueError(f'distillation alpha must be in [0, 1], got '
-                     f'{section.alpha}')
-  if section.get('hint_loss', 'similarity') not in HINT_LOSSES:
-    raise ValueError(f'Unknown distillation hint_loss '
-                     f'{section.hint_loss!r}; known: {HINT_LOSSES}')
-
-
 def teacher_logits(model, variables, images: np.ndarray,
                    batch_size: int = 2000) -> np.ndarray:
+  """The frozen teacher's logits for every image, in batches."""
   fwd = jax.jit(lambda x: model.apply(variables, x, train=False))
   return np.concatenate([np.asarray(fwd(images[i:i + batch_size]))
                          for i in range(0, len(images), batch_size)])
-
-
-def plugin_from_config(section, ctx: plugin_lib.Context) -> plugin_lib.Plugin:
-  from jaxcompress import train  # train imports the strategies
-  check_config(section)
-  teacher, t_vars, _ = train.load_run(section.teacher_workdir)
-  T, alpha = float(section.temperature), float(section.alpha)
-  hints = tuple(tuple(h) for h in section.get('hints', ()))
-  wrap = None
-  if hints:
-    wrap = _hint_apply(teacher, t_vars, hints,
-                       float(section.get('hint_weight', 1.0)),
-                       section.get('hint_loss', 'similarity'))
-    # Names are checked now, before anything compiles.
-    x = ctx.train_images[:2]
-    wrap(ctx.model.apply)(ctx.variables, x, train=True,
-                          mutable=['batch_stats'],
-                          rngs={'dropout': jax.random.key(0)})
-
-  if ctx.config.jitter_pixels or not ctx.config.in_memory:
-    def loss_fn(logits, batch):
-      t = teacher.apply(t_vars, batch['image'], train=False)
-      return distillation_loss(logits, t, batch['label'], T, alpha)
-    return plugin_lib.Plugin('distillation', loss_fn=loss_fn,
-                             wrap_apply=wrap)
-
-  def loss_fn(logits, batch):
-    return distillation_loss(logits, batch['teacher_logits'], batch['label'],
-                             T, alpha)
-
-  return plugin_lib.Plugin(
-      'distillation', loss_fn=loss_fn, wrap_apply=wrap,
-      train_arrays={'teacher_logits': teacher_logits(teacher, t_vars,
-                                                     ctx.train_images)})
-
-
-def run(config: ml_collections.ConfigDict, workdir: str):
-  """Trains `config.teacher` into workdir/teacher (or into
-  `config.distillation.teacher_workdir` when set, a teacher several runs
-  share), then the distilled student (the rest of `config`) into
-  workdir/student. A finished teacher is reused."""
-  from jaxcompress import train
-  teacher_cfg = ml_collections.ConfigDict(config.to_dict())
-  teacher_cfg.entry = 'jaxcompress.train:train_and_evaluate'
-  del teacher_cfg['teacher']
-  del teacher_cfg['distillation']
-  teacher_cfg.update(config.teacher.to_dict())
-  teacher_dir = (config.distillation.get('teacher_workdir')
-                 or os.path.join(workdir, 'teacher'))
-  if os.path.exists(os.path.join(teacher_dir, 'results.json')):
-    with open(os.path.join(teacher_dir, 'results.json')) as f:
-      teacher_results = json.load(f)
-  else:
-    _, teacher_results = train.train_and_evaluate(teacher_cfg, teacher_dir)
-  student_cfg = ml_collections.ConfigDict(config.to_dict())
-  del student_cfg['teacher']
-  student_cfg.distillation.teacher_workdir = teacher_dir
-  state, results = train.train_and_evaluate(student_cfg,
-                                            os.path.join(workdir, 'student'))
-  results['teacher_test_error'] = teacher_results['test_error']
-  results['teacher_test_errors'] = teacher_results['test_errors']
-  results['teacher_model'] = teacher_results['model']
-  with open(os.path.join(workdir, 'results.json'), 'w') as f:
-    json.dump(results, f, indent=1, default=str)
-  return state, results

@@ -10,8 +10,6 @@ in the pruning literature.
 
 from __future__ import annotations
 
-import os
-import time
 from typing import Any
 
 import flax.linen as nn
@@ -19,6 +17,7 @@ import flax.serialization
 import jax
 import numpy as np
 
+from jaxcompress import timing
 from jaxcompress.rules import named_leaves
 
 __all__ = ['named_leaves', 'layer_macs', 'summarize', 'save_variables',
@@ -75,11 +74,11 @@ def summarize(model: nn.Module, variables: Any, x: np.ndarray) -> dict:
 
 
 def save_variables(variables: Any, path: str) -> int:
-  """Writes variables as msgpack (float32 as stored); returns the file's bytes."""
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  with open(path, 'wb') as f:
-    f.write(flax.serialization.to_bytes(jax.device_get(variables)))
-  return os.path.getsize(path)
+  """Writes variables as msgpack (float32 as stored), atomically; returns the
+  file's bytes."""
+  from jaxcompress import files
+  return files.atomic_write(path, flax.serialization.to_bytes(
+      jax.device_get(variables)))
 
 
 def latency_ms(apply_fn, variables: Any, images: np.ndarray,
@@ -90,14 +89,8 @@ def latency_ms(apply_fn, variables: Any, images: np.ndarray,
     {'batch_1': ms, 'batch_1024': ms, ...}.
   """
   fwd = jax.jit(lambda v, x: apply_fn(v, x, train=False))
-  result = {}
-  for bs in batch_sizes:
-    x = jax.device_put(np.asarray(images[:bs]))
-    fwd(variables, x).block_until_ready()
-    times = []
-    for _ in range(repeats):
-      t0 = time.perf_counter()
-      fwd(variables, x).block_until_ready()
-      times.append(time.perf_counter() - t0)
-    result[f'batch_{bs}'] = 1e3 * float(np.median(times))
-  return result
+  xs = {f'batch_{bs}': jax.device_put(np.asarray(images[:bs]))
+        for bs in batch_sizes}
+  return {k: timing.ms(timing.interleaved(
+      {k: lambda x=x: fwd(variables, x)}, repeats, warmup=1))[k]
+          for k, x in xs.items()}

@@ -1,6 +1,6 @@
-"""Optimizers and learning-rate schedules, built from the experiment config.
+"""Optimizers and learning-rate schedules, built from a run's settings.
 
-Config fields read (see experiments/configs/default.py):
+Fields read (`plugins.settings.RunSettings`; experiments/configs/default.py):
   optimizer: 'sgd' | 'momentum' | 'nesterov' | 'adam' | 'adamw' | 'lamb' | 'rmsprop'
   learning_rate, momentum, weight_decay, grad_clip_norm
   schedule: 'constant' | 'step' | 'cosine' | 'warmup_cosine' | 'polynomial'

@@ -6,7 +6,8 @@ import optax
 import pytest
 from conftest import tiny_config
 
-from jaxcompress import distill
+from jaxcompress import distill, models, pipelines
+from jaxcompress.plugins import parse_config
 
 
 def test_loss_matches_hand_computation():
@@ -39,20 +40,23 @@ def test_alpha_zero_is_cross_entropy_and_teacher_gets_no_gradient():
 
 
 def test_bad_temperature_and_alpha():
+  c = tiny_config()
+  c.distillation = ml_collections.ConfigDict({'temperature': 0.0,
+                                              'alpha': 0.5})
   with pytest.raises(ValueError, match='temperature must be > 0'):
-    distill.check_config(ml_collections.ConfigDict({'temperature': 0.0,
-                                                    'alpha': 0.5}))
-  with pytest.raises(ValueError, match=r'alpha must be in \[0, 1\]'):
-    distill.check_config(ml_collections.ConfigDict({'temperature': 2.0,
-                                                    'alpha': 1.5}))
+    parse_config(c)
+  c.distillation = ml_collections.ConfigDict({'temperature': 2.0,
+                                              'alpha': 1.5})
+  with pytest.raises(ValueError, match=r'alpha must lie in \[0.0, 1.0\]'):
+    parse_config(c)
 
 
 def test_teacher_then_distilled_student_end_to_end(tmp_path):
-  c = tiny_config(model='mlp_64', entry='jaxcompress.distill:run')
+  c = tiny_config(model='mlp_64', pipeline='teacher_student')
   c.teacher = ml_collections.ConfigDict({'model': 'mlp_128'})
   c.distillation = ml_collections.ConfigDict(
       {'teacher_workdir': '', 'temperature': 4.0, 'alpha': 0.9})
-  _, r = distill.run(c, str(tmp_path))
+  _, r = pipelines.run(c, str(tmp_path))
   assert r['model'] == 'mlp_64' and r['teacher_model'] == 'mlp_128'
   assert r['history'][-1]['loss'] < r['history'][0]['loss']
   assert r['test_error'] < 0.3
@@ -92,15 +96,13 @@ def test_hint_distillation_adds_the_named_layers_term(tmp_path):
       'teacher_workdir': str(tmp_path / 'teacher'), 'temperature': 4.0,
       'alpha': 0.5, 'hints': (('fc1', 'fc1'),), 'hint_weight': 3.0})
   ds = train.load_data(c_student)
-  model = train.models.get_model('mlp_64')
+  model = models.get_model('mlp_64')
   variables = model.init(jax.random.key(0), ds.train_images[:1])
-  ctx = type('Ctx', (), dict(config=c_student, model=model,
-                             variables=variables,
-                             train_images=ds.train_images))
-  plugin = distill.plugin_from_config(c_student.distillation, ctx)
+  wrap = distill.hint_apply(teacher, t_vars, (('fc1', 'fc1'),), 3.0,
+                            'similarity')
   x = ds.train_images[:16]
-  _, new_vars = plugin.wrap_apply(model.apply)(variables, x, train=True,
-                                               mutable=['batch_stats'])
+  _, new_vars = wrap(model.apply)(variables, x, train=True,
+                                  mutable=['batch_stats'])
   # By hand: the outputs of both first dense layers.
   flat = x.reshape(16, -1)
   s = flat @ variables['params']['fc1']['kernel'] + variables['params'][
@@ -111,7 +113,7 @@ def test_hint_distillation_adds_the_named_layers_term(tmp_path):
   assert float(new_vars['losses']['hint']) == pytest.approx(expected,
                                                             rel=1e-4)
   # Evaluation (no `mutable`) is the plain model.
-  np.testing.assert_allclose(plugin.wrap_apply(model.apply)(variables, x),
+  np.testing.assert_allclose(wrap(model.apply)(variables, x),
                              model.apply(variables, x), rtol=1e-6)
   # The train loop adds the term and trains.
   _, r = train.train_and_evaluate(c_student, None)

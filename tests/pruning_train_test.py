@@ -3,11 +3,12 @@
 import pytest
 from conftest import tiny_config
 
-from jaxcompress import pruning, train
+from jaxcompress import train
+from jaxcompress.plugins import default_section
 
 
 def _section(**kw):
-  s = pruning.config.default_section()
+  s = default_section('pruning')
   for k, v in kw.items():
     s[k] = v
   return s
@@ -49,7 +50,7 @@ def test_snip_and_projection_end_to_end():
 def test_bad_config_fails_before_training():
   config = tiny_config()
   config.pruning = _section(sparsity=1.0)
-  with pytest.raises(ValueError, match=r'\[0, 1\)'):
+  with pytest.raises(ValueError, match=r'\[0.0, 1.0\)'):
     train.train_and_evaluate(config, None)
   config.pruning = _section(rules=(('conv7', 0.5),))
   with pytest.raises(ValueError, match='match no parameter'):

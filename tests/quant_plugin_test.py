@@ -6,19 +6,20 @@ import ml_collections
 import pytest
 from conftest import tiny_config
 
-from jaxcompress import train
-from jaxcompress.quantization import check_config, ptq
+from jaxcompress import models, pipelines, train
+from jaxcompress.plugins import parse_config
+from jaxcompress.plugins import quantization as qplugin
 
 
 def test_ptq_and_qat_on_real_mnist(tmp_path):
-  c = tiny_config(test_subset=500)
-  c.entry = 'jaxcompress.quantization.ptq:run'
+  c = tiny_config(test_subset=500, pipeline='ptq')
   c.quantization = ml_collections.ConfigDict(dict(
-      weight_bits=8, act_bits=8, calib_images=256,
+      weight_bits=8, act_bits=8, calib_images=256))
+  c.ptq = ml_collections.ConfigDict(dict(
       variants=(('w8a8', {}),),
       qat=(('w4a8', {'weight_bits': 4, 'epochs': 1.0}),)))
   before = train.TRACE_COUNTS['train_step']
-  _, r = ptq.run(c, str(tmp_path))
+  _, r = pipelines.run(c, str(tmp_path))
   assert train.TRACE_COUNTS['train_step'] - before == 2   # float, then QAT
   float_error = r['float_test_error']
   assert float_error < 0.2
@@ -39,24 +40,28 @@ def test_ptq_and_qat_on_real_mnist(tmp_path):
 
 
 @pytest.mark.parametrize('field,value,match', [
-    ('weight_bits', 9, 'bits must be in 2..8'),
-    ('act_bits', 1, 'bits must be in 2..8'),
-    ('act_method', 'kl', 'Unknown act_method'),
-    ('weight_method', 'kl', 'Unknown weight_method'),
-    ('calib_images', 0, 'empty calibration set'),
-    ('wieght_bits', 4, 'Unknown quantization field'),
+    ('weight_bits', 9, 'weight_bits must be 0 .float. or in 2..8, got 9'),
+    ('act_bits', 1, 'act_bits must be 0 .float. or in 2..8, got 1'),
+    ('act_method', 'kl', "Unknown act_method 'kl'"),
+    ('weight_method', 'kl', "Unknown weight_method 'kl'"),
+    ('calib_images', 0, 'calib_images must be positive'),
+    ('wieght_bits', 4, 'Unknown field quantization.wieght_bits; did you '
+     'mean quantization.weight_bits'),
 ])
 def test_bad_section(field, value, match):
-  section = ml_collections.ConfigDict({'act_bits': 8, field: value})
+  c = tiny_config()
+  c.quantization = ml_collections.ConfigDict({'act_bits': 8, field: value})
   with pytest.raises(ValueError, match=match):
-    check_config(section)
+    parse_config(c)
 
 
 def test_bad_section_fails_before_training():
   c = tiny_config()
   c.quantization = ml_collections.ConfigDict({'weight_bits': 1})
-  with pytest.raises(ValueError, match='bits must be in 2..8'):
+  before = train.TRACE_COUNTS['train_step']
+  with pytest.raises(ValueError, match='weight_bits must be 0'):
     train.train_and_evaluate(c, None)
+  assert train.TRACE_COUNTS['train_step'] == before
 
 
 def test_qat_composes_with_pruning_zeros_stay_zero():
@@ -64,7 +69,6 @@ def test_qat_composes_with_pruning_zeros_stay_zero():
 
   from jaxcompress.quantization import apply as qapply
   from jaxcompress.quantization import integer
-  from jaxcompress.quantization import plugin as qplugin
   c = tiny_config(test_subset=500)
   c.pruning = ml_collections.ConfigDict(dict(sparsity=0.8,
                                              schedule='one_shot', step=0.0))
@@ -74,9 +78,10 @@ def test_qat_composes_with_pruning_zeros_stay_zero():
   state, r = train.train_and_evaluate(c, None)
   assert r['qat_integer_bit_exact']
   params = state.params
-  settings = qplugin.resolve(c.quantization, params)
+  settings = qplugin.resolve(parse_config(c).sections['quantization'],
+                            params)
   q = qapply.quantize_params(params, settings.specs)
-  im = integer.convert(train.models.get_model('lenet_300_100'),
+  im = integer.convert(models.get_model('lenet_300_100'),
                        state.variables(), settings.specs)
   for layer in ('fc1', 'fc2', 'fc3'):
     w = np.asarray(params[layer]['kernel'])

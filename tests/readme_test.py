@@ -30,3 +30,10 @@ def test_readme_example_runs_and_masks():
   assert 0 < np.mean(kernel == 0) < 0.1
   params, opt_state = run(params, opt_state, 50)   # adamw momentum: still 0
   assert np.all(np.asarray(params['fc1']['kernel'])[kernel == 0] == 0)
+  # The rule names fc3's kernel: its biases (and every other bias) stay
+  # dense, while the kernel reaches its own 50%.
+  params, opt_state = run(params, opt_state, 7000)   # schedule ends at 8000
+  for layer in ('fc1', 'fc2', 'fc3'):
+    assert np.count_nonzero(params[layer]['bias']) == params[layer][
+        'bias'].size, layer
+  assert np.mean(np.asarray(params['fc3']['kernel']) == 0) == 0.5

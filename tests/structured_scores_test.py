@@ -10,6 +10,8 @@ import pytest
 from conftest import tiny_config
 
 import jaxcompress.structured as st
+from jaxcompress import pipelines
+from jaxcompress.plugins import default_section
 from jaxcompress.pruning import schedules
 
 
@@ -200,7 +202,7 @@ def test_global_distribution_and_ties():
 def test_plugin_end_to_end_shrinks_after_training(tmp_path):
   from jaxcompress import train
   c = tiny_config(model='mlp_30_30', num_train_steps=30)
-  c.structured = st.default_section()
+  c.structured = default_section('structured')
   c.structured.score = 'apoz'
   c.structured.sparsity = 0.5
   c.structured.step = 20
@@ -216,22 +218,22 @@ def test_plugin_end_to_end_shrinks_after_training(tmp_path):
 def test_plugin_rejects_bad_config(tmp_path):
   from jaxcompress import train
   c = tiny_config(model='mlp_30_30')
-  c.structured = st.default_section()
+  c.structured = default_section('structured')
   c.structured.rules = (('fc2', 1.0),)
   with pytest.raises(ValueError, match="'fc2'.*removes all 30"):
     train.train_and_evaluate(c, None)
 
 
 def test_prune_shrink_finetune_trains_the_small_model():
-  from jaxcompress.structured import experiment
-  c = tiny_config(model='lenet_300_100', num_train_steps=20)
-  c.structured = st.default_section()
+  c = tiny_config(model='lenet_300_100', num_train_steps=20,
+                  pipeline='prune_shrink_finetune')
+  c.structured = default_section('structured')
   c.structured.score = 'l2'
   c.structured.rules = (('fc1', 0.8), ('fc2', 0.7))
   c.structured.step = 10
   c.structured.finetune_epochs = 0.625   # 20 steps on 2,048 images
   c.structured.finetune_learning_rate = 1e-9  # ~frozen: stage 2 = stage 1
-  _, r = experiment.prune_shrink_finetune(c, None)
+  _, r = pipelines.run(c, None)
   assert r['shrunk_model_kwargs'] == {'features': (60, 30)}
   assert r['num_params'] == 784 * 60 + 60 + 60 * 30 + 30 + 30 * 10 + 10
   # Stage 2 starts from the sliced params: with a vanishing learning rate
@@ -259,16 +261,16 @@ def test_input_group_scores_by_hand():
 
 def test_prune_shrink_finetune_removes_input_pixels(tmp_path):
   from jaxcompress import train
-  from jaxcompress.structured import experiment
-  c = tiny_config(model='lenet_300_100', num_train_steps=20)
-  c.structured = st.default_section()
+  c = tiny_config(model='lenet_300_100', num_train_steps=20,
+                  pipeline='prune_shrink_finetune')
+  c.structured = default_section('structured')
   c.structured.score = 'l2'
   c.structured.inputs = True
   c.structured.rules = (('input', 0.5), ('fc1', 0.8), ('fc2', 0.7))
   c.structured.step = 10
   c.structured.finetune_epochs = 0.625
   c.structured.finetune_learning_rate = 1e-9
-  _, r = experiment.prune_shrink_finetune(c, str(tmp_path))
+  _, r = pipelines.run(c, str(tmp_path))
   assert r['prune_stage']['structured']['widths']['input'] == 392
   kw = r['shrunk_model_kwargs']
   assert kw['features'] == (60, 30) and len(kw['inputs']) == 392

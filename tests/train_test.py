@@ -11,6 +11,7 @@ import pytest
 from conftest import REPO, tiny_config
 
 from jaxcompress import data, optim, train
+from jaxcompress.train import store
 
 
 def test_mnist_through_tfds_is_normalized():
@@ -53,17 +54,17 @@ def test_killed_run_resumes_to_same_result(tmp_path, monkeypatch):
   config = tiny_config(checkpoint_every_steps=10)
   _, uninterrupted = train.train_and_evaluate(config, str(tmp_path / 'a'))
 
-  real_save_args = train._save_args
+  real_save_args = store.save_args
 
   def crash_at_30(state):
     if int(state.step) == 30:
       raise KeyboardInterrupt('simulated kill after step 30')
     return real_save_args(state)
 
-  monkeypatch.setattr(train, '_save_args', crash_at_30)
+  monkeypatch.setattr(store, 'save_args', crash_at_30)
   with pytest.raises(KeyboardInterrupt):
     train.train_and_evaluate(config, str(tmp_path / 'b'))
-  monkeypatch.setattr(train, '_save_args', real_save_args)
+  monkeypatch.setattr(store, 'save_args', real_save_args)
   state, resumed = train.train_and_evaluate(config, str(tmp_path / 'b'))
   # Only the steps after the last checkpoint (20) ran again.
   assert [h['step'] for h in resumed['history']] == [30, 40]
@@ -75,7 +76,8 @@ def test_killed_run_resumes_to_same_result(tmp_path, monkeypatch):
 def test_checkpoint_of_another_model_is_refused(tmp_path):
   train.train_and_evaluate(tiny_config(num_train_steps=10), str(tmp_path))
   before = train.TRACE_COUNTS['train_step']
-  with pytest.raises(ValueError, match='different model.*lenet_300_100'):
+  with pytest.raises(ValueError, match="another configuration.*model: "
+                     "'lenet_300_100' -> 'mlp_128'"):
     train.train_and_evaluate(tiny_config(model='mlp_128', num_train_steps=10),
                              str(tmp_path))
   assert train.TRACE_COUNTS['train_step'] == before  # refused before compiling

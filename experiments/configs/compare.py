@@ -27,6 +27,9 @@ Rows (strategy: what it is):
 """
 
 import ml_collections
+from configs import mlp_128
+
+from jaxcompress.pipelines.suite import Row
 
 SPARSITY = 0.9
 SMALL = (13,)   # 784*13 + 13 + 13*10 + 10 = 10,335 parameters
@@ -44,39 +47,36 @@ def get_config(preset: str = 'full') -> ml_collections.ConfigDict:
   distill = {'teacher_workdir': '{row:dense}', 'temperature': 4.0,
              'alpha': 0.7}
   small = {'model': 'mlp', 'model_kwargs': {'features': SMALL}}
+  base = mlp_128.get_config()
   rows = [
-      dict(name='dense', strategy='baseline', config='mlp_128'),
-      dict(name='smaller_784_13_10', strategy='smaller architecture',
-           config='mlp_128', overrides=small),
-      dict(name='magnitude_90', strategy='weight-based', config='mlp_128',
-           overrides={'pruning': prune}),
-      dict(name='constrained_90', strategy='sparsity-based', config='mlp_128',
-           overrides={'pruning': {'sparsity': SPARSITY, 'constrained': True,
-                                  'rules': (('bias', None),)}}),
-      dict(name='distilled_784_13_10', strategy='distillation',
-           config='mlp_128', overrides={**small, 'distillation': distill}),
-      dict(name='prune_distill_share', strategy='combined', config='mlp_128',
-           overrides={'pruning': prune, 'distillation': distill,
-                      'deep_compression': {'rules': (('kernel', 5),)}}),
+      Row('dense', base, strategy='baseline'),
+      Row('smaller_784_13_10', base, small, 'smaller architecture'),
+      Row('magnitude_90', base, {'pruning': prune}, 'weight-based'),
+      Row('constrained_90', base,
+          {'pruning': {'sparsity': SPARSITY, 'constrained': True,
+                       'rules': (('bias', None),)}}, 'sparsity-based'),
+      Row('distilled_784_13_10', base, {**small, 'distillation': distill},
+          'distillation'),
+      Row('prune_distill_share', base,
+          {'pruning': prune, 'distillation': distill,
+           'deep_compression': {'rules': (('kernel', 5),)}}, 'combined'),
   ]
-  shrink = {'entry': 'jaxcompress.structured.experiment:prune_shrink_finetune',
+  shrink = {'pipeline': 'prune_shrink_finetune',
             'structured': {'sparsity': SPARSITY, 'schedule': 'one_shot',
                            'units': 'epochs', 'step': 0.5 * epochs,
                            'finetune_epochs': max(1.0, epochs / 4)}}
   rows += [
-      dict(name='apoz_shrunk_784_13_10', strategy='activation-based',
-           config='mlp_128',
-           overrides={**shrink, 'structured': {**shrink['structured'],
-                                               'score': 'apoz'}}),
-      dict(name='l1_shrunk_784_13_10', strategy='structured',
-           config='mlp_128',
-           overrides={**shrink, 'structured': {**shrink['structured'],
-                                               'score': 'l1'}}),
-      dict(name='qat_int8', strategy='quantized', config='mlp_128',
-           overrides={'quantization': {'weight_bits': 8, 'act_bits': 8}}),
+      Row('apoz_shrunk_784_13_10', base,
+          {**shrink, 'structured': {**shrink['structured'], 'score': 'apoz'}},
+          'activation-based'),
+      Row('l1_shrunk_784_13_10', base,
+          {**shrink, 'structured': {**shrink['structured'], 'score': 'l1'}},
+          'structured'),
+      Row('qat_int8', base,
+          {'quantization': {'weight_bits': 8, 'act_bits': 8}}, 'quantized'),
   ]
   c = ml_collections.ConfigDict()
-  c.rows = rows
+  c.rows = tuple(rows)
   c.seeds = (0,) if preset == 'quick' else (0, 1, 2)
   c.common = ml_collections.ConfigDict({'num_epochs': epochs})
   return c

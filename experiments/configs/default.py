@@ -11,8 +11,9 @@ import ml_collections
 
 def get_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
-  # What runs: a 'module:function' taking (config, workdir) -> (state, results).
-  c.entry = 'jaxcompress.train:train_and_evaluate'
+  # What runs (jaxcompress.pipelines.PIPELINES): 'train' (one run),
+  # 'lottery', 'ptq', 'prune_shrink_finetune', 'teacher_student'.
+  c.pipeline = 'train'
   c.seed = 0
 
   # Data: tensorflow-datasets, prepared offline from the bundled files.
@@ -52,7 +53,12 @@ def get_config() -> ml_collections.ConfigDict:
   c.checkpoint_every_steps = -1  # -1: every call
   c.eval_batch_size = 1000
   c.measure_latency = True
+  c.log_every_steps = 100        # progress inside long compiled calls; -1 off
+  # A NaN or infinite loss stops the run ('stop'), or is carried on with.
+  c.on_nonfinite_loss = 'stop'
 
-  # Compression sections (absent unless an experiment sets them):
-  # c.pruning, c.structured, c.quantization, c.distillation.
+  # Compression sections (absent unless an experiment sets them; every field
+  # is in jaxcompress/plugins/<section>.py): c.pruning, c.structured,
+  # c.quantization, c.distillation, c.deep_compression. Pipeline sections:
+  # c.lottery, c.ptq, c.teacher (jaxcompress/plugins/stages.py).
   return c

@@ -29,7 +29,7 @@ from configs import hinton_student
 
 def get_config():
   c = hinton_student.get_config()
-  c.entry = 'jaxcompress.distill:run'
+  c.pipeline = 'teacher_student'
   c.learning_rate = 0.02
   c.teacher = ml_collections.ConfigDict({
       'model': 'hinton_teacher',

@@ -2,12 +2,12 @@
 
 import ml_collections
 
-from jaxcompress.pruning import config as pruning_config
+from jaxcompress.plugins import default_section
 
 
 def section(**fields) -> ml_collections.ConfigDict:
   """A `config.pruning` section: defaults with `fields` overridden."""
-  s = pruning_config.default_section()
+  s = default_section('pruning')
   for k, v in fields.items():
     s[k] = v
   return s

@@ -27,7 +27,7 @@ from configs import default, prune_common
 
 def get_config():
   c = default.get_config()
-  c.entry = 'jaxcompress.pruning.lottery:run'
+  c.pipeline = 'lottery'
   c.model = 'lenet_300_100'
   c.num_epochs = 5.0
   c.learning_rate = 0.05

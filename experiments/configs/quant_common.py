@@ -35,12 +35,12 @@ def qat_variants(epochs: float, learning_rate: float):
 
 
 def sweep(c, float_workdir: str, qat_epochs: float, qat_lr: float):
-  c.entry = 'jaxcompress.quantization.ptq:run'
+  c.pipeline = 'ptq'
   c.quantization = ml_collections.ConfigDict(dict(
       weight_bits=8, weight_symmetric=True, per_channel=True,
       act_bits=8, act_symmetric=False, act_method='minmax',
-      calib_images=500,
-      float_workdir=float_workdir,
-      variants=ptq_variants(),
+      calib_images=500))
+  c.ptq = ml_collections.ConfigDict(dict(
+      float_workdir=float_workdir, variants=ptq_variants(),
       qat=qat_variants(qat_epochs, qat_lr)))
   return c

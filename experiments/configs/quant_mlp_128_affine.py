@@ -21,12 +21,11 @@ from configs import lenet_300_100
 def get_config():
   c = lenet_300_100.get_config()
   c.model = 'mlp_128'
-  c.entry = 'jaxcompress.quantization.ptq:run'
+  c.pipeline = 'ptq'
   affine = {'weight_bits': 8, 'weight_symmetric': False,
             'per_channel': False, 'act_bits': 8, 'act_symmetric': False}
-  c.quantization = ml_collections.ConfigDict(dict(
-      affine,
-      calib_images=500,
+  c.quantization = ml_collections.ConfigDict(dict(affine, calib_images=500))
+  c.ptq = ml_collections.ConfigDict(dict(
       float_workdir='workdirs/quant_float_mlp_128',
       variants=(('w8a8_affine_0_255', affine),
                 ('w8_affine_0_255', dict(affine, act_bits=0))),

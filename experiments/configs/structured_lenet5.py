@@ -29,16 +29,16 @@ Result (seed 0, measured): LeNet5(features=(9, 18, 25)), 0.96% test error
 
 from configs import lenet5
 
-from jaxcompress.structured import default_section
+from jaxcompress.plugins import default_section
 
 
 def get_config():
   c = lenet5.get_config()
-  c.entry = 'jaxcompress.structured.experiment:prune_shrink_finetune'
+  c.pipeline = 'prune_shrink_finetune'
   c.init_from = 'workdirs/lenet5'
   c.num_epochs = 3.0
   c.learning_rate = 0.01
-  c.structured = default_section()
+  c.structured = default_section('structured')
   c.structured.score = 'l2'
   c.structured.rules = (('^conv1$', 11 / 20), ('^conv2$', 32 / 50),
                         ('^fc1$', 475 / 500))

@@ -31,7 +31,7 @@ from scratch, seed 0): 1.86%; from scratch over 20 epochs: 2.00%.
 import ml_collections
 from configs import default
 
-from jaxcompress.structured import default_section
+from jaxcompress.plugins import default_section
 
 
 def get_config():
@@ -43,7 +43,7 @@ def get_config():
   c.learning_rate = 0.05
   c.weight_decay = 1e-4
   c.schedule = 'cosine'
-  c.structured = default_section()
+  c.structured = default_section('structured')
   c.structured.score = 'l2'
   c.structured.inputs = True
   c.structured.rules = (('^input$', 518 / 784), ('^fc1$', 212 / 300),

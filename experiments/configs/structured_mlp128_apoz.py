@@ -23,7 +23,7 @@ with the same run: 1.91%; 784-64-10 from scratch: 2.32%); other scores via
 
 from configs import default
 
-from jaxcompress.structured import default_section
+from jaxcompress.plugins import default_section
 
 
 def get_config():
@@ -34,7 +34,7 @@ def get_config():
   c.learning_rate = 0.05
   c.weight_decay = 1e-4
   c.schedule = 'cosine'
-  c.structured = default_section()
+  c.structured = default_section('structured')
   c.structured.score = 'apoz'
   c.structured.sparsity = 0.5
   c.structured.schedule = 'one_shot'

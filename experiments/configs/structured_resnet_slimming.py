@@ -27,19 +27,19 @@ fine-tuning (--config.structured.slimming_l1=1e-2
 
 from configs import default
 
-from jaxcompress.structured import default_section
+from jaxcompress.plugins import default_section
 
 
 def get_config():
   c = default.get_config()
-  c.entry = 'jaxcompress.structured.experiment:prune_shrink_finetune'
+  c.pipeline = 'prune_shrink_finetune'
   c.model = 'resnet_small'
   c.in_memory = False
   c.num_epochs = 2.0
   c.learning_rate = 0.05
   c.weight_decay = 1e-4
   c.schedule = 'cosine'
-  c.structured = default_section()
+  c.structured = default_section('structured')
   c.structured.score = 'bn_scale'
   c.structured.slimming_l1 = 1e-3
   c.structured.distribution = 'global'

@@ -31,9 +31,18 @@ import jax.numpy as jnp
 
 
 class Schedule:
-  """Base class: ``schedule(count) -> (update: bool[], fraction: f32[])``."""
+  """Base class: ``schedule(count) -> (update: bool[], fraction: f32[])``.
+
+  `last_update` is the step of the last mask change that reaches the full
+  target (None if the schedule never changes the masks); a run shorter than
+  that never reaches its sparsity.
+  """
 
   def __call__(self, count: jax.Array) -> tuple[jax.Array, jax.Array]:
+    raise NotImplementedError
+
+  @property
+  def last_update(self) -> int | None:
     raise NotImplementedError
 
 
@@ -48,6 +57,10 @@ class OneShot(Schedule):
 
   def __call__(self, count):
     return count == self.step, jnp.float32(1.0)
+
+  @property
+  def last_update(self):
+    return self.step
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +97,10 @@ class Iterative(Schedule):
     hit = steps == count
     frac = jnp.sum(jnp.where(hit, jnp.asarray(self.fractions, jnp.float32), 0))
     return jnp.any(hit), frac
+
+  @property
+  def last_update(self):
+    return self.steps[-1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,6 +142,10 @@ class Polynomial(Schedule):
     frac = jnp.where(count >= self.end, 1.0, frac)
     return update, frac.astype(jnp.float32)
 
+  @property
+  def last_update(self):
+    return self.end
+
 
 @dataclasses.dataclass(frozen=True)
 class EveryStep(Schedule):
@@ -133,6 +154,10 @@ class EveryStep(Schedule):
   def __call__(self, count):
     return jnp.asarray(True), jnp.float32(1.0)
 
+  @property
+  def last_update(self):
+    return 0
+
 
 @dataclasses.dataclass(frozen=True)
 class Never(Schedule):
@@ -140,3 +165,7 @@ class Never(Schedule):
 
   def __call__(self, count):
     return jnp.asarray(False), jnp.float32(1.0)
+
+  @property
+  def last_update(self):
+    return None

@@ -1,10 +1,20 @@
 """Importance scores: higher means keep.
 
-A score function has the signature ``score_fn(params, new_params, key) ->
-scores``: `params` are the weights the current step's gradient was taken at,
-`new_params` the weights after this step's update (the ones the mask is
-applied to), `key` a PRNG key. Scores come back as a pytree shaped like the
-parameters.
+A score is a `Score`, three pure functions in the style of optax:
+
+  state = score.init(params)
+  state = score.update(state, params, grads)     # every train step
+  s     = score.compute(state, params, new_params, key)
+
+`update` sees the raw gradients of every step, so scores that accumulate
+over training (movement pruning, `jaxcompress.pruning.movement`) keep their
+sums in `state`, which lives in `PruneState` like the masks. `update` is None
+for scores that need no gradients and keep no state. In `compute`, `params`
+are the weights the current step's gradient was taken at, `new_params` the
+weights after this step's update (the ones the mask is applied to), `key` a
+PRNG key; scores come back as a pytree shaped like the parameters. A plain
+function ``fn(params, new_params, key) -> scores`` is accepted wherever a
+score is (`as_score` wraps it).
 
 * `magnitude(ord=1)`: ``|w|`` (L1) or ``w^2`` (L2) of the new weights (Han et
   al. 2015; Zhu & Gupta 2017). Both rank a layer the same way; with a global
@@ -23,7 +33,7 @@ parameters.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -32,7 +42,37 @@ import numpy as np
 ScoreFn = Callable[[Any, Any, jax.Array], Any]
 
 
-def magnitude(ord: int = 1) -> ScoreFn:  # noqa: A002  (numpy's name)
+class Score(NamedTuple):
+  """An importance score (see the module docstring).
+
+  Attributes:
+    init: ``params -> state`` (any pytree; ``()`` for stateless scores).
+    update: ``(state, params, grads) -> state`` called at every step with
+      the raw gradients, or None when the score needs neither.
+    compute: ``(state, params, new_params, key) -> scores``.
+  """
+  init: Callable[[Any], Any]
+  update: Callable[[Any, Any, Any], Any] | None
+  compute: Callable[[Any, Any, Any, jax.Array], Any]
+
+
+def stateless(fn: ScoreFn) -> Score:
+  """A `Score` from ``fn(params, new_params, key) -> scores``."""
+  return Score(init=lambda params: (), update=None,
+               compute=lambda state, params, new, key: fn(params, new, key))
+
+
+def as_score(score: Score | ScoreFn) -> Score:
+  """`score` itself, or a plain score function wrapped by `stateless`."""
+  if isinstance(score, Score):
+    return score
+  if not callable(score):
+    raise ValueError(f'A pruning score must be a Score or a function '
+                     f'(params, new_params, key) -> scores, got {score!r}')
+  return stateless(score)
+
+
+def magnitude(ord: int = 1) -> Score:  # noqa: A002  (numpy's name)
   """``|w|`` for ``ord=1``, ``w^2`` for ``ord=2``, of the updated weights."""
   if ord not in (1, 2):
     raise ValueError(f'magnitude score ord must be 1 or 2, got {ord}.')
@@ -42,10 +82,10 @@ def magnitude(ord: int = 1) -> ScoreFn:  # noqa: A002  (numpy's name)
     if ord == 1:
       return jax.tree.map(jnp.abs, new_params)
     return jax.tree.map(jnp.square, new_params)
-  return score_fn
+  return stateless(score_fn)
 
 
-def random() -> ScoreFn:
+def random() -> Score:
   """Uniform random scores (a fresh draw at every mask update)."""
 
   def score_fn(params, new_params, key):
@@ -54,12 +94,12 @@ def random() -> ScoreFn:
     keys = jax.random.split(key, max(len(leaves), 1))
     return jax.tree.unflatten(treedef, [
         jax.random.uniform(k, jnp.shape(x)) for k, x in zip(keys, leaves)])
-  return score_fn
+  return stateless(score_fn)
 
 
 def saliency(loss: Callable[..., jax.Array], images: np.ndarray,
              labels: np.ndarray, batch_size: int = 100,
-             num_batches: int = 1, seed: int = 0) -> ScoreFn:
+             num_batches: int = 1, seed: int = 0) -> Score:
   """``sum_b |w * grad_w loss_b(w)|`` over fixed batches of the train set.
 
   Args:
@@ -94,10 +134,10 @@ def saliency(loss: Callable[..., jax.Array], images: np.ndarray,
     zeros = jax.tree.map(jnp.zeros_like, params)
     acc, _ = jax.lax.scan(body, zeros, (jnp.asarray(xs), jnp.asarray(ys)))
     return acc
-  return score_fn
+  return stateless(score_fn)
 
 
 def snip(loss: Callable[..., jax.Array], images: np.ndarray,
-         labels: np.ndarray, batch_size: int = 100, seed: int = 0) -> ScoreFn:
+         labels: np.ndarray, batch_size: int = 100, seed: int = 0) -> Score:
   """SNIP connection sensitivity: `saliency` on one batch (use at step 0)."""
   return saliency(loss, images, labels, batch_size, 1, seed)

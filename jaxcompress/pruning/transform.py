@@ -11,9 +11,13 @@ IEEE arithmetic): pruned weights are exactly zero after every step whatever the 
 (momentum, Adam moments, decoupled weight decay all act inside ``u``), and one
 call to `apply_updates` is all a training loop needs.
 
-Masks, the step counter, a PRNG key, the rewinding snapshot and the largest
-number of kept weights seen per layer live in `PruneState`, a NamedTuple, so
-checkpointing and sharding need nothing special. Masks are recomputed inside
+Masks, the step counter, a PRNG key, the rewinding snapshot, the score's own
+state and the largest number of kept weights seen per layer live in
+`PruneState`, a NamedTuple, so checkpointing and sharding need nothing
+special. Scores that learn from gradients (movement pruning) read the raw
+gradients of each step, which the train step passes as an extra argument:
+``tx.update(updates, state, params, grads=grads)`` (`optax.chain` forwards
+it). Masks are recomputed inside
 the compiled step under ``lax.cond`` on the schedule, never by retracing:
 
   at step t, if schedule(t).update:  m <- mask_fn(score(w, w + u), target(t))
@@ -70,12 +74,15 @@ class PruneState(NamedTuple):
       any mask applied so far (int32; -1 for dense parameters). Masked
       entries are exactly zero, so this bounds nnz(w) at every step of
       training.
+    score_state: the score's own state (`scores.Score.init`), e.g. the
+      accumulated movement; ``()`` for stateless scores.
   """
   count: jax.Array
   masks: Any
   key: jax.Array
   rewind: Any
   max_kept: Any
+  score_state: Any = ()
 
 
 def _num_pruned(frac: jax.Array, final: int) -> jax.Array:
@@ -152,16 +159,19 @@ def _check(specs, params, initial_masks):
                          f'parameter of shape {jnp.shape(x)}.')
 
 
-def prune(specs: Any, score_fn: scores_lib.ScoreFn | None = None,
+def prune(specs: Any,
+          score_fn: scores_lib.Score | scores_lib.ScoreFn | None = None,
           schedule: schedules_lib.Schedule | None = None, *,
           allow_regrow: bool = False, seed: int = 0,
           initial_masks: Any = None, reset_params: Any = None,
-          rewind_step: int | None = None) -> optax.GradientTransformation:
+          rewind_step: int | None = None
+          ) -> optax.GradientTransformationExtraArgs:
   """A GradientTransformation that keeps parameters exactly masked.
 
   Args:
     specs: per-leaf `LayerSpec` or None (`distributions.layer_specs`).
-    score_fn: importance scores (`scores`); default L1 magnitude.
+    score_fn: importance scores, a `scores.Score` or a plain function
+      ``(params, new_params, key) -> scores``; default L1 magnitude.
     schedule: when masks change (`schedules`); default one-shot at step 0.
     allow_regrow: recompute masks over all entries (iterative hard
       thresholding); by default pruned entries stay pruned.
@@ -176,13 +186,15 @@ def prune(specs: Any, score_fn: scores_lib.ScoreFn | None = None,
       start of this step.
 
   Returns:
-    An `optax.GradientTransformation`; `update` must receive `params`.
+    An `optax.GradientTransformationExtraArgs`; `update` must receive
+    `params`, and `grads=` (the raw gradients) when the score learns from
+    them.
 
   Raises:
     ValueError: at `init`, if specs and parameters disagree; at `update`,
-      if `params` is missing.
+      if `params` is missing, or `grads` for a score that needs them.
   """
-  score_fn = score_fn or scores_lib.magnitude(1)
+  score = scores_lib.as_score(score_fn or scores_lib.magnitude(1))
   schedule = schedule or schedules_lib.OneShot(0)
   if rewind_step is not None and rewind_step < 0:
     raise ValueError(f'rewind_step must be >= 0, got {rewind_step}.')
@@ -210,13 +222,22 @@ def prune(specs: Any, score_fn: scores_lib.ScoreFn | None = None,
     rewind = (None if rewind_step is None
               else jax.tree.map(jnp.asarray, params))
     return PruneState(jnp.zeros((), jnp.int32), masks,
-                      jax.random.key_data(jax.random.key(seed)), rewind, kept)
+                      jax.random.key_data(jax.random.key(seed)), rewind, kept,
+                      score.init(params))
 
-  def update_fn(updates, state, params=None):
+  def update_fn(updates, state, params=None, **extra_args):
     if params is None:
       raise ValueError('prune needs the parameters: call '
                        'tx.update(updates, state, params).')
     count = state.count
+    score_state = state.score_state
+    if score.update is not None:
+      grads = extra_args.get('grads')
+      if grads is None:
+        raise ValueError('This pruning score learns from the raw gradients: '
+                         'call tx.update(updates, state, params, '
+                         'grads=grads).')
+      score_state = score.update(score_state, params, grads)
     if reset_params is not None:
       # Lottery rewinding: step 0 replaces the weights by the reset ones.
       updates = jax.tree.map(
@@ -228,7 +249,7 @@ def prune(specs: Any, score_fn: scores_lib.ScoreFn | None = None,
     def recompute(args):
       masks, kept = args
       new = jax.tree.map(lambda p, u: p + u, params, updates)
-      scores = score_fn(params, new, sub)
+      scores = score.compute(score_state, params, new, sub)
       masks = compute_masks(specs, scores, new, masks, frac, allow_regrow)
       kept = jax.tree.map(
           lambda s, k, m: k if s is None else jnp.maximum(
@@ -250,10 +271,10 @@ def prune(specs: Any, score_fn: scores_lib.ScoreFn | None = None,
     rewind = state.rewind
     if rewind_step is not None:
       rewind = lax.cond(count == rewind_step, lambda: params, lambda: rewind)
-    return updates, PruneState(count + 1, masks,
-                               jax.random.key_data(key), rewind, kept)
+    return updates, PruneState(count + 1, masks, jax.random.key_data(key),
+                               rewind, kept, score_state)
 
-  return optax.GradientTransformation(init_fn, update_fn)
+  return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 def apply_masks(params: Any, masks: Any) -> Any:

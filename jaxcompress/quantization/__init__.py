@@ -6,11 +6,11 @@ Modules:
   calibration  ranges by min/max, moving average, percentile, MSE search
   apply        weight specs by (regex, spec) rules and the fake-quant param
                transform; Dense/Conv input quantization by interception
+  qat          the Quantizer seam of QAT: range grid or learned steps
   fold_bn      batch norm folded into the preceding layer
   integer      the integer model (int8 x int8 -> int32), int4/2-bit packing
   storage      the compact file format and its float32 twin
-  plugin       the `config.quantization` section -> QAT Plugin
-  ptq          PTQ / QAT experiment entry and the shared report
+  report       measuring a quantized model (fake-quant, integer, files)
 """
 
 from jaxcompress.quantization.apply import (
@@ -28,12 +28,16 @@ from jaxcompress.quantization.integer import (
     QTensor,
     convert,
     pack,
+    spec_dict,
     unpack,
 )
-from jaxcompress.quantization.plugin import (
-    check_config,
-    default_section,
-    plugin_from_config,
+from jaxcompress.quantization.qat import (
+    Quantizer,
+    lsq_quantizer,
+    qat_params_fn,
+    range_quantizer,
+    train_layers,
+    with_weight_qparams,
 )
 from jaxcompress.quantization.quantizers import (
     QuantSpec,
@@ -45,14 +49,22 @@ from jaxcompress.quantization.quantizers import (
     quantize_ste,
     scale_zero_point,
 )
+from jaxcompress.quantization.report import (
+    QuantSettings,
+    logits_of,
+    params_transform,
+    quantized_report,
+)
 from jaxcompress.quantization.storage import load, save, save_float
 
 __all__ = [
-    'IntegerModel', 'LayerQuant', 'QTensor', 'QuantSpec', 'act_specs',
-    'calibrate', 'calibrate_layers', 'check_config', 'compute_range', 'convert',
-    'default_section', 'dequantize', 'fake_quant', 'fake_quant_apply',
-    'fake_quant_tensor', 'fold_batch_norm', 'load', 'lsq_fake_quant', 'pack',
-    'plugin_from_config', 'quantize', 'quantize_params', 'quantize_ste',
-    'save', 'save_float', 'scale_zero_point', 'unpack',
-    'weight_specs',
+    'IntegerModel', 'LayerQuant', 'QTensor', 'QuantSettings', 'QuantSpec',
+    'Quantizer', 'act_specs', 'calibrate', 'calibrate_layers',
+    'compute_range', 'convert', 'dequantize', 'fake_quant', 'fake_quant_apply',
+    'fake_quant_tensor', 'fold_batch_norm', 'load', 'logits_of',
+    'lsq_fake_quant', 'lsq_quantizer', 'pack', 'params_transform',
+    'qat_params_fn', 'quantize', 'quantize_params', 'quantize_ste',
+    'quantized_report', 'range_quantizer', 'save', 'save_float',
+    'scale_zero_point', 'spec_dict', 'train_layers', 'unpack',
+    'weight_specs', 'with_weight_qparams',
 ]

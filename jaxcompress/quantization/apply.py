@@ -85,7 +85,9 @@ def _check_method(method):
 
 
 def quantize_params(params: Any, specs: Any, method: str = 'minmax',
-                    preserve_sparsity: bool = False) -> Any:
+                    preserve_sparsity: bool = False,
+                    qparams: Mapping[str, tuple[Any, Any]] | None = None
+                    ) -> Any:
   """Fake-quantizes every parameter that has a spec (pure, differentiable).
 
   Args:
@@ -95,23 +97,29 @@ def quantize_params(params: Any, specs: Any, method: str = 'minmax',
     preserve_sparsity: multiply each result by ``w != 0`` so weights that a
       pruning mask zeroed stay exactly zero whatever the grid (with zero
       exactly representable they already do; this makes it a guarantee).
+    qparams: explicit ``(scale, zero_point)`` per '/'-joined parameter path
+      (learned step sizes); other parameters take theirs from their range.
 
   Returns:
     Params of the same structure, quantized leaves replaced by
     ``s (clip(round(w/s) + z) - z)`` with straight-through gradients.
   """
   _check_method(method)
+  qparams = qparams or {}
 
-  def one(spec, w):
+  def one(path, spec, w):
     if spec is None:
       return w
-    scale, zp = weight_qparams(w, spec, method)
+    name = rules_lib.path_str(path)
+    scale, zp = (qparams[name] if name in qparams
+                 else weight_qparams(w, spec, method))
     out = scale * qz.quantize_ste(w, scale, zp, spec)
     if preserve_sparsity:
       out = jnp.where(w != 0, out, 0.0)
     return out
 
-  return jax.tree.map(one, specs, params, is_leaf=_IS_NONE)
+  return jax.tree_util.tree_map_with_path(one, specs, params,
+                                          is_leaf=_IS_NONE)
 
 
 # ------------------------------------------------------- layer interception ---
@@ -129,12 +137,23 @@ class LayerQuant:
       point (scalars); None means dynamic (the batch's own min/max, used
       while training QAT with activations).
     weight_method: range method of the kernel.
+    weight_scale, weight_zero_point: an explicit kernel grid (learned step
+      sizes); None: from the kernel's range by `weight_method`.
   """
   weight: QuantSpec | None
   act: QuantSpec | None
   act_scale: Any = None
   act_zero_point: Any = None
   weight_method: str = 'minmax'
+  weight_scale: Any = None
+  weight_zero_point: Any = None
+
+  def kernel_qparams(self, kernel: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Scale and zero point of this layer's kernel grid."""
+    if self.weight_scale is not None:
+      return (jnp.asarray(self.weight_scale, jnp.float32),
+              jnp.asarray(self.weight_zero_point, jnp.float32))
+    return weight_qparams(kernel, self.weight, self.weight_method)
 
 
 def layer_name(kernel_path: str) -> str:
@@ -260,7 +279,7 @@ def fake_quant_layer(module: nn.Module, x: jax.Array, lq: LayerQuant
   if lq.weight is None:
     y = s_x * contract(module, xc, kernel)
   else:
-    s_w, z_w = weight_qparams(kernel, lq.weight, lq.weight_method)
+    s_w, z_w = lq.kernel_qparams(kernel)
     wc = qz.quantize_ste(kernel, s_w, z_w, lq.weight)
     y = contract(module, xc, wc) * (s_x * _out_channel_scale(s_w))
   if 'bias' in params:

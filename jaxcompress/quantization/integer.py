@@ -116,10 +116,15 @@ class QTensor:
     return qz.dequantize(q, self.scale, self.zero_point)
 
 
-def quantize_tensor(w: np.ndarray, spec: QuantSpec, method: str = 'minmax'
-                    ) -> QTensor:
-  """A QTensor with the grid `apply.quantize_params` uses for `w`."""
-  scale, zp = _qparams(jnp.asarray(w), spec, method)
+def quantize_tensor(w: np.ndarray, spec: QuantSpec, method: str = 'minmax',
+                    qparams: tuple[Any, Any] | None = None) -> QTensor:
+  """A QTensor with the grid `apply.quantize_params` uses for `w` (or the
+  explicit ``(scale, zero_point)`` of `qparams`)."""
+  if qparams is not None:
+    scale, zp = (jnp.asarray(qparams[0], jnp.float32),
+                 jnp.asarray(qparams[1], jnp.float32))
+  else:
+    scale, zp = _qparams(jnp.asarray(w), spec, method)
   q = _codes(jnp.asarray(w), scale, zp, spec)
   shifted = np.asarray(q).astype(np.int16) - offset(spec)
   return QTensor(pack(shifted, spec.bits), np.asarray(scale), np.asarray(zp),
@@ -239,7 +244,9 @@ def _out_channel(a):
 
 def convert(model: nn.Module, variables: Any, specs: Any,
             layers: dict[str, LayerQuant] | None = None,
-            method: str = 'minmax') -> IntegerModel:
+            method: str = 'minmax',
+            qparams: dict[str, tuple[Any, Any]] | None = None
+            ) -> IntegerModel:
   """Builds the integer model of float `variables` quantized as configured.
 
   Args:
@@ -250,6 +257,8 @@ def convert(model: nn.Module, variables: Any, specs: Any,
     layers: calibrated LayerQuant per layer path; layers with an `act` spec
       and a calibrated range run in integers. Their kernels must be quantized.
     method: weight range method (as in `apply.quantize_params`).
+    qparams: explicit ``(scale, zero_point)`` per parameter path (learned
+      step sizes), as in `apply.quantize_params`.
 
   Raises:
     ValueError: a layer with uncalibrated inputs, or an integer layer whose
@@ -271,7 +280,8 @@ def convert(model: nn.Module, variables: Any, specs: Any,
     collection, rest = path.split('/', 1)
     spec = flat_specs.get(rest) if collection == 'params' else None
     if spec is not None:
-      qweights[path] = quantize_tensor(np.asarray(leaf), spec, method)
+      qweights[path] = quantize_tensor(np.asarray(leaf), spec, method,
+                                       (qparams or {}).get(rest))
     else:
       floats[path] = np.asarray(leaf, np.float32)
   return IntegerModel(model, floats, qweights, layers)

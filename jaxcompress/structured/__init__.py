@@ -14,15 +14,8 @@ Pieces (each a small module):
   `jaxcompress.pruning`, uniform or global distribution.
 * `bn_scale_penalty` (slimming.py): network slimming's L1 on BN scales.
 * `shrink` (removal.py): the smaller module and sliced variables.
-* `plugin_from_config` (config.py): the `config.structured` entry point.
 """
 
-from jaxcompress.structured.config import (
-    check_config,
-    default_section,
-    plugin_from_config,
-    shrink_report,
-)
 from jaxcompress.structured.graph import Graph, Group, Member, trace_groups
 from jaxcompress.structured.removal import (
     kept_units,
@@ -51,8 +44,7 @@ from jaxcompress.structured.transform import (
 __all__ = [
     'Graph', 'Group', 'Member', 'StructuredMaskState', 'activation',
     'activation_stats', 'apply_unit_masks', 'bn_scale', 'bn_scale_penalty',
-    'check_config', 'default_section', 'find_state', 'group_targets',
-    'kept_units', 'make_score', 'mask_variables', 'plugin_from_config',
-    'shrink', 'shrink_report', 'structured_mask', 'taylor', 'taylor_scores',
+    'find_state', 'group_targets', 'kept_units', 'make_score',
+    'mask_variables', 'shrink', 'structured_mask', 'taylor', 'taylor_scores',
     'tie_groups', 'trace_groups', 'weight_norm', 'width_attributes',
 ]

@@ -5,7 +5,12 @@ builds a `Plugin` from its config section; `jaxcompress.train` composes any
 number of them into the same jitted train step:
 
   updates  = optimizer, then each plugin's `tx`, chained with optax.chain
-  forward  = model.apply on `params_fn(params)`, inside every `wrap_apply`
+             (its `update` also gets the raw gradients as `grads=`)
+  forward  = model.apply on `params_fn(params, aux)`, inside every
+             `wrap_apply`
+  aux      = the plugin's own trainable arrays (`aux_init`), differentiated
+             beside the parameters and updated by the same optimizer
+             (learned quantization step sizes)
   loss     = `loss_fn(logits, batch)` (default cross-entropy)
              + sum of `penalty(params)`
   results  = results.json gets every `report(state, ctx)` dict merged in
@@ -25,7 +30,7 @@ import numpy as np
 import optax
 
 Params = Any
-Batch = Mapping[str, jax.Array]   # {'image': (B, 28, 28, 1) f32, 'label': (B,) i32, ...}
+Batch = Mapping[str, jax.Array]   # {'image': (B, H, W, C) f32, 'label': (B,) i32, ...}
 ApplyFn = Callable[..., Any]       # signature of flax's module.apply
 
 
@@ -37,8 +42,11 @@ class Plugin:
     name: short name used in logs and result keys.
     tx: a GradientTransformation chained after the optimizer (masks,
       projections, rewinding); its state lives in the optimizer state.
-    params_fn: maps trainable params to the params the model computes with
-      (fake quantization); gradients flow through it.
+    params_fn: ``(params, aux) -> params`` maps trainable params (and the
+      plugin's aux arrays, None without `aux_init`) to the params the model
+      computes with (fake quantization); gradients flow through it.
+    aux_init: ``params -> aux``, trainable arrays the plugin owns (LSQ step
+      sizes); the train state keeps them beside the parameters.
     wrap_apply: maps flax's `apply` to another `apply` with the same
       signature (activation quantization by method interception, capture of
       intermediates for hint losses). In training (called with `mutable`),
@@ -56,7 +64,8 @@ class Plugin:
   """
   name: str
   tx: optax.GradientTransformation | None = None
-  params_fn: Callable[[Params], Params] | None = None
+  params_fn: Callable[[Params, Any], Params] | None = None
+  aux_init: Callable[[Params], Any] | None = None
   wrap_apply: Callable[[ApplyFn], ApplyFn] | None = None
   loss_fn: Callable[[jax.Array, Batch], jax.Array] | None = None
   penalty: Callable[[Params], jax.Array] | None = None
@@ -69,7 +78,8 @@ class Context:
   """What a strategy may look at when it builds its plugin.
 
   Attributes:
-    config: the whole experiment ConfigDict.
+    settings: the run's parsed top-level settings
+      (`jaxcompress.plugins.settings.RunSettings`).
     model: the flax module being trained.
     variables: freshly initialised variables ({'params': ..., maybe
       'batch_stats': ...}).
@@ -82,8 +92,11 @@ class Context:
       on the test set; for `report` functions.
     workdir: the run's directory, for files a report writes.
     num_train_steps, steps_per_epoch: the run's length.
+    inputs: arrays a multi-stage pipeline hands to this stage in memory,
+      keyed by section ({'pruning': {'initial_masks': ..., 'reset_params':
+      ...}, 'distillation': {'teacher': (model, variables)}}).
   """
-  config: Any
+  settings: Any
   model: nn.Module
   variables: Any
   train_images: np.ndarray
@@ -95,3 +108,4 @@ class Context:
   workdir: str | None
   num_train_steps: int
   steps_per_epoch: int
+  inputs: Mapping[str, Any] = dataclasses.field(default_factory=dict)

@@ -1,0 +1,44 @@
+"""jaxcompress: make neural networks smaller and faster, in JAX.
+
+The library (pure JAX functions and optax transformations over parameter
+pytrees; no configs, no train loop):
+
+  pruning           unstructured and N:M pruning: scores, schedules, masks
+  structured        structured pruning and physical removal
+  quantization      PTQ, QAT, integer inference, compact storage
+  distill           knowledge distillation losses
+  deep_compression  weight sharing + sparse indices + entropy coding
+
+Its ground floor: `data` (tfds), `models` (the zoo), `rules` (parameters by
+path), `metrics` (counts, FLOPs, latency), `optim`, `files`.
+
+Above it: `plugins` (config sections -> what a strategy adds to training),
+`train` (the compiled step, the run store, the loop) and `pipelines`
+(multi-stage runs and suites). The experiment binaries in experiments/ are
+thin absl programs over `pipelines.run(config, workdir)`.
+"""
+
+from jaxcompress import (
+    data,
+    deep_compression,
+    distill,
+    files,
+    metrics,
+    models,
+    optim,
+    pipelines,
+    plugins,
+    pruning,
+    quantization,
+    rules,
+    structured,
+    train,
+)
+
+__version__ = '0.2.0'
+
+__all__ = [
+    '__version__', 'data', 'deep_compression', 'distill', 'files', 'metrics',
+    'models', 'optim', 'pipelines', 'plugins', 'pruning', 'quantization',
+    'rules', 'structured', 'train',
+]

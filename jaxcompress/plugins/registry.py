@@ -1,0 +1,148 @@
+"""From a config to plugins: the explicit table of sections.
+
+`SECTIONS` maps every compression section to its dataclass, its builder
+``(section, ctx) -> Plugin`` and an optional check against the run's length;
+`STAGE_SECTIONS` lists the sections of multi-stage pipelines. A new strategy
+is a module in `jaxcompress.plugins` and one line here.
+
+`parse_config` reads a whole experiment config once: the top-level
+`RunSettings`, every section present, every pipeline section, with unknown
+keys and bad values named before any data is loaded or anything compiled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from jaxcompress.plugins import (
+    deep_compression,
+    distillation,
+    interface,
+    pruning,
+    quantization,
+    sections,
+    stages,
+    structured,
+)
+from jaxcompress.plugins.settings import RunSettings
+
+
+class Section(NamedTuple):
+  cls: type
+  build: Callable[[Any, interface.Context], interface.Plugin]
+  check_run: Callable[[Any, int, int], None] | None = None
+
+
+# Order is the order of the optax chain after the optimizer.
+SECTIONS: dict[str, Section] = {
+    'pruning': Section(pruning.PruningSection, pruning.build,
+                       pruning.check_run),
+    'structured': Section(structured.StructuredSection, structured.build,
+                          structured.check_run),
+    'quantization': Section(quantization.QuantizationSection,
+                            quantization.build),
+    'distillation': Section(distillation.DistillationSection,
+                            distillation.build),
+    'deep_compression': Section(deep_compression.DeepCompressionSection,
+                                deep_compression.build),
+}
+
+STAGE_SECTIONS: dict[str, type] = {
+    'lottery': stages.LotterySection,
+    'ptq': stages.PTQSection,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ParsedConfig:
+  """A whole experiment config, parsed.
+
+  Attributes:
+    settings: the top-level fields.
+    sections: {name: parsed section} of the compression sections present,
+      in `SECTIONS` order.
+    stages: {name: parsed section} of the pipeline sections present.
+    teacher: the teacher's settings of a teacher -> student pipeline.
+  """
+  settings: RunSettings
+  sections: dict = dataclasses.field(default_factory=dict)
+  stages: dict = dataclasses.field(default_factory=dict)
+  teacher: RunSettings | None = None
+
+  def replace(self, **changes) -> ParsedConfig:
+    return dataclasses.replace(self, **changes)
+
+  def with_settings(self, **changes) -> ParsedConfig:
+    return self.replace(settings=self.settings.replace(**changes))
+
+
+def default_section(name: str):
+  """A ConfigDict of section `name` with every field at its default, for
+  config files (so `--config.<name>.<field>=...` works on the command line).
+  """
+  import ml_collections
+  cls = SECTIONS[name].cls if name in SECTIONS else STAGE_SECTIONS[name]
+  return ml_collections.ConfigDict(sections.as_dict(cls()))
+
+
+def parse_config(config: Any) -> ParsedConfig:
+  """Parses a ConfigDict (or dict) into a `ParsedConfig`; a ParsedConfig
+  is returned as it is.
+
+  Raises:
+    ValueError: naming the first bad field.
+  """
+  if isinstance(config, ParsedConfig):
+    return config
+  raw = sections.to_plain(config)
+  if 'entry' in raw:
+    raise ValueError("config.entry is gone: name the pipeline with "
+                     "config.pipeline ('train', 'lottery', 'ptq', "
+                     "'prune_shrink_finetune', 'teacher_student')")
+  top = {k: v for k, v in raw.items()
+         if k not in SECTIONS and k not in STAGE_SECTIONS and k != 'teacher'}
+  settings = sections.parse(RunSettings, top, 'config')
+  secs = {name: sections.parse(s.cls, raw[name], name)
+          for name, s in SECTIONS.items() if raw.get(name) is not None}
+  stage = {name: sections.parse(cls, raw[name], name)
+           for name, cls in STAGE_SECTIONS.items()
+           if raw.get(name) is not None}
+  teacher = None
+  if raw.get('teacher') is not None:
+    teacher = sections.parse(
+        RunSettings, dict(top, **sections.to_plain(raw['teacher'])),
+        'teacher')
+  if 'ptq' in stage:
+    base = secs.get('quantization') or quantization.QuantizationSection()
+    stage['ptq'].variant_sections(base, 'variants')
+    stage['ptq'].variant_sections(base, 'qat')
+  return ParsedConfig(settings, secs, stage, teacher)
+
+
+def resolved(parsed: ParsedConfig) -> dict:
+  """The config with every default filled in, as plain JSON-able data."""
+  out = sections.as_dict(parsed.settings)
+  for name, sec in {**parsed.sections, **parsed.stages}.items():
+    out[name] = sections.as_dict(sec)
+  if parsed.teacher is not None:
+    out['teacher'] = sections.as_dict(parsed.teacher)
+  return out
+
+
+def check_against_run(parsed: ParsedConfig, num_steps: int,
+                      steps_per_epoch: int) -> None:
+  """Section checks that need the run's length (schedules that would not
+  reach their target)."""
+  for name, sec in parsed.sections.items():
+    check = SECTIONS[name].check_run
+    if check is not None:
+      check(sec, num_steps, steps_per_epoch)
+
+
+def build(parsed: ParsedConfig, ctx: interface.Context
+          ) -> list[interface.Plugin]:
+  """The plugins of every compression section present."""
+  return [SECTIONS[name].build(sec, ctx)
+          for name, sec in parsed.sections.items()]

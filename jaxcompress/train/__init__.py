@@ -1,0 +1,30 @@
+"""Training: the compiled step, the run store, and the loop.
+
+  step    TrainState, the jit-able train step, scanned epochs, evaluation
+  store   everything that reads or writes a workdir (identity, lock,
+          verified checkpoints, atomic results, finished runs)
+  loop    `train_and_evaluate(config, workdir)`: config in, trained state out
+"""
+
+from jaxcompress.train.loop import (
+    DivergedError,
+    load_data,
+    train_and_evaluate,
+)
+from jaxcompress.train.step import (
+    TRACE_COUNTS,
+    TrainState,
+    create_train_state,
+    data_mesh,
+    make_evaluate,
+    make_train_chunk,
+    make_train_step,
+)
+from jaxcompress.train.store import RunError, RunStore, load_init, load_run
+
+__all__ = [
+    'TRACE_COUNTS', 'DivergedError', 'RunError', 'RunStore', 'TrainState',
+    'create_train_state', 'data_mesh', 'load_data', 'load_init', 'load_run',
+    'make_evaluate', 'make_train_chunk', 'make_train_step',
+    'train_and_evaluate',
+]
