@@ -10,7 +10,8 @@ pytrees; no configs, no train loop):
   deep_compression  weight sharing + sparse indices + entropy coding
 
 Its ground floor: `data` (tfds), `models` (the zoo), `rules` (parameters by
-path), `metrics` (counts, FLOPs, latency), `optim`, `files`.
+path), `metrics` (counts, FLOPs, latency), `optim`, `files` (atomic, checksummed),
+`timing` (interleaved timing), `saved_runs` (reading finished runs).
 
 Above it: `plugins` (config sections -> what a strategy adds to training),
 `train` (the compiled step, the run store, the loop) and `pipelines`
@@ -31,7 +32,9 @@ from jaxcompress import (
     pruning,
     quantization,
     rules,
+    saved_runs,
     structured,
+    timing,
     train,
 )
 
@@ -40,5 +43,5 @@ __version__ = '0.2.0'
 __all__ = [
     '__version__', 'data', 'deep_compression', 'distill', 'files', 'metrics',
     'models', 'optim', 'pipelines', 'plugins', 'pruning', 'quantization',
-    'rules', 'structured', 'train',
+    'rules', 'saved_runs', 'structured', 'timing', 'train',
 ]

@@ -18,11 +18,11 @@ from __future__ import annotations
 import os
 
 from jaxcompress import quantization as Q
+from jaxcompress import saved_runs
 from jaxcompress.pipelines import stage as stage_lib
 from jaxcompress.plugins import quantization as qplugin
 from jaxcompress.plugins import registry
 from jaxcompress.train import loop
-from jaxcompress.train import store as store_lib
 
 
 def run(parsed: registry.ParsedConfig, workdir: str | None):
@@ -43,7 +43,7 @@ def run(parsed: registry.ParsedConfig, workdir: str | None):
     if pipe.finished:
       return None, pipe.results()
     if spec.float_workdir:
-      model, variables, float_results = store_lib.load_run(spec.float_workdir)
+      model, variables, float_results = saved_runs.load_run(spec.float_workdir)
       state = None
     else:
       f = pipe.stage('float', float_cfg)

@@ -24,7 +24,7 @@ import dataclasses
 
 import jax
 
-from jaxcompress import distill
+from jaxcompress import distill, saved_runs
 from jaxcompress.plugins import interface
 from jaxcompress.plugins import sections as S
 
@@ -58,8 +58,7 @@ def teacher(sec: DistillationSection, ctx: interface.Context):
   if not sec.teacher_workdir:
     raise ValueError('distillation.teacher_workdir is empty and no teacher '
                      'was handed over by a pipeline')
-  from jaxcompress.train import store  # a finished run's files
-  model, variables, _ = store.load_run(sec.teacher_workdir)
+  model, variables, _ = saved_runs.load_run(sec.teacher_workdir)
   return model, variables
 
 

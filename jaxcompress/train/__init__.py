@@ -6,6 +6,7 @@
   loop    `train_and_evaluate(config, workdir)`: config in, trained state out
 """
 
+from jaxcompress.saved_runs import load_init, load_run
 from jaxcompress.train.loop import (
     DivergedError,
     load_data,
@@ -20,7 +21,7 @@ from jaxcompress.train.step import (
     make_train_chunk,
     make_train_step,
 )
-from jaxcompress.train.store import RunError, RunStore, load_init, load_run
+from jaxcompress.train.store import RunError, RunStore
 
 __all__ = [
     'TRACE_COUNTS', 'DivergedError', 'RunError', 'RunStore', 'TrainState',

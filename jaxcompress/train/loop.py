@@ -28,7 +28,6 @@ from typing import Any
 
 import flax
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 from absl import logging
@@ -36,9 +35,10 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from jaxcompress import data as data_lib
-from jaxcompress import metrics, models, optim
+from jaxcompress import metrics, models, optim, saved_runs
 from jaxcompress.plugins import interface, registry
 from jaxcompress.plugins.settings import RunSettings, resolve_steps
+from jaxcompress.train import runner
 from jaxcompress.train import step as step_lib
 from jaxcompress.train import store as store_lib
 
@@ -88,13 +88,6 @@ def load_data(s: RunSettings | Any) -> data_lib.Dataset:
                           ds.test_images[:te], ds.test_labels[:te],
                           ds.mean, ds.std)
   return ds
-
-
-def model_signature(s: RunSettings, variables) -> dict:
-  """What identifies a model: its name, attributes and parameter shapes."""
-  shapes = {name: list(np.shape(x)) for name, x in
-            metrics.named_leaves(variables)}
-  return {'model': s.model, 'model_kwargs': s.model_kwargs, 'shapes': shapes}
 
 
 def _inputs_digest(init, inputs) -> str:
@@ -180,11 +173,11 @@ def _run(parsed, store, init, inputs, t_start):
       jax.random.key(s.seed))
   variables = jax.tree.map(np.asarray, flax.core.unfreeze(variables))
   if init is not None:
-    store_lib.check_same_arrays(variables, init, 'the previous stage')
+    saved_runs.check_same_arrays(variables, init, 'the previous stage')
     variables = jax.tree.map(lambda v, x: np.asarray(x, v.dtype), variables,
                              flax.core.unfreeze(init))
   elif s.init_from:
-    variables = store_lib.load_init(s.init_from, variables)
+    variables = saved_runs.load_init(s.init_from, variables)
 
   evaluate = step_lib.make_evaluate(model, s.eval_batch_size, data_sharding,
                                     ds.test_images, ds.test_labels)
@@ -214,8 +207,9 @@ def _run(parsed, store, init, inputs, t_start):
     state = store.restore(state)
 
   writer = _writer(store)
-  run_calls = _make_runner(s, state, ds, plugins, model, tx, optimizer,
-                           data_sharding, replicated, per_call, spe, num_steps)
+  run_calls = runner.make_runner(
+      s, state, ds, plugins, model, tx, optimizer, data_sharding, replicated,
+      per_call, spe, num_steps)
   eval_every = s.eval_every_steps
   ckpt_every = (s.checkpoint_every_steps if s.checkpoint_every_steps > 0
                 else per_call)
@@ -292,59 +286,6 @@ def _run(parsed, store, init, inputs, t_start):
   logging.info('final test error %.4f (%d errors)', final['error'],
                final['errors'])
   return state, results
-
-
-def _make_runner(s, state, ds, plugins, model, tx, optimizer, data_sharding,
-                 replicated, per_call, spe, num_steps):
-  """`state -> (state, mean metrics)`: one compiled call of `per_call` steps,
-  on-device (scanned) or streamed."""
-  train_step = step_lib.make_train_step(
-      model, tx, plugins, data_sharding, seed=s.seed,
-      jitter_pixels=s.jitter_pixels, aux_tx=optimizer)
-  if s.in_memory:
-    arrays = {'image': ds.train_images, 'label': ds.train_labels}
-    for p in plugins:
-      arrays.update(p.train_arrays or {})
-    arrays = jax.device_put(arrays, replicated)
-    progress = None
-    if s.log_every_steps > 0 and per_call > s.log_every_steps:
-      progress = (s.log_every_steps, _progress_printer(num_steps))
-    chunk = jax.jit(step_lib.make_train_chunk(
-        train_step, per_call, spe, s.batch_size, s.seed, progress),
-                    donate_argnums=0)
-    return lambda state: chunk(state, arrays)
-  stream = iter(data_lib.stream(
-      'train', s.batch_size, seed=s.seed + int(state.step), name=s.dataset,
-      data_dir=s.data_dir or None, manual_dir=s.manual_dir or None))
-  step_fn = jax.jit(train_step, donate_argnums=0)
-  printer = _progress_printer(num_steps)
-
-  def run_calls(state):
-    ms = []
-    for _ in range(per_call):
-      batch = jax.device_put(next(stream), data_sharding)
-      state, m = step_fn(state, batch)
-      ms.append(m)
-      if s.log_every_steps > 0 and len(ms) % s.log_every_steps == 0:
-        printer(state.step, m['loss'])
-    return state, jax.tree.map(lambda *x: jnp.mean(jnp.stack(x)), *ms)
-
-  return run_calls
-
-
-def _progress_printer(num_steps: int):
-  """A host callback `(step, loss)` logging steps/s and the run's ETA."""
-  last = {}
-
-  def show(step, loss):
-    now, step = time.time(), int(step)
-    if 'time' in last and step > last['step']:
-      rate = (step - last['step']) / (now - last['time'])
-      logging.info('  step %d/%d loss %.4g, %.1f steps/s, eta %.0fs', step,
-                   num_steps, float(loss), rate, (num_steps - step) / rate)
-    last.update(time=now, step=step)
-
-  return show
 
 
 def _writer(store):

@@ -1,0 +1,73 @@
+"""One compiled call of training: on-device scanned steps, or a stream.
+
+`make_runner` returns ``state -> (state, mean metrics)`` running
+`steps_per_call` train steps: with the data on the device (`in_memory`) as
+one jitted `lax.scan` over batches gathered from per-epoch permutations
+(`step.make_train_chunk`), otherwise as jitted steps fed by the tf.data
+stream. Long calls report progress (steps/s, the run's ETA) every
+`log_every_steps` steps.
+"""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+from absl import logging
+
+from jaxcompress import data as data_lib
+from jaxcompress.train import step as step_lib
+
+
+def make_runner(s, state, ds, plugins, model, tx, optimizer, data_sharding,
+                 replicated, per_call, spe, num_steps):
+  """`state -> (state, mean metrics)`: one compiled call of `per_call` steps,
+  on-device (scanned) or streamed."""
+  train_step = step_lib.make_train_step(
+      model, tx, plugins, data_sharding, seed=s.seed,
+      jitter_pixels=s.jitter_pixels, aux_tx=optimizer)
+  if s.in_memory:
+    arrays = {'image': ds.train_images, 'label': ds.train_labels}
+    for p in plugins:
+      arrays.update(p.train_arrays or {})
+    arrays = jax.device_put(arrays, replicated)
+    progress = None
+    if s.log_every_steps > 0 and per_call > s.log_every_steps:
+      progress = (s.log_every_steps, progress_printer(num_steps))
+    chunk = jax.jit(step_lib.make_train_chunk(
+        train_step, per_call, spe, s.batch_size, s.seed, progress),
+                    donate_argnums=0)
+    return lambda state: chunk(state, arrays)
+  stream = iter(data_lib.stream(
+      'train', s.batch_size, seed=s.seed + int(state.step), name=s.dataset,
+      data_dir=s.data_dir or None, manual_dir=s.manual_dir or None))
+  step_fn = jax.jit(train_step, donate_argnums=0)
+  printer = progress_printer(num_steps)
+
+  def run_calls(state):
+    ms = []
+    for _ in range(per_call):
+      batch = jax.device_put(next(stream), data_sharding)
+      state, m = step_fn(state, batch)
+      ms.append(m)
+      if s.log_every_steps > 0 and len(ms) % s.log_every_steps == 0:
+        printer(state.step, m['loss'])
+    return state, jax.tree.map(lambda *x: jnp.mean(jnp.stack(x)), *ms)
+
+  return run_calls
+
+
+def progress_printer(num_steps: int):
+  """A host callback `(step, loss)` logging steps/s and the run's ETA."""
+  last = {}
+
+  def show(step, loss):
+    now, step = time.time(), int(step)
+    if 'time' in last and step > last['step']:
+      rate = (step - last['step']) / (now - last['time'])
+      logging.info('  step %d/%d loss %.4g, %.1f steps/s, eta %.0fs', step,
+                   num_steps, float(loss), rate, (num_steps - step) / rate)
+    last.update(time=now, step=step)
+
+  return show
