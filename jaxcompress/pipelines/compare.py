@@ -50,6 +50,12 @@ def final_model(results: dict) -> dict:
   return out
 
 
+def _label(row, per_seed) -> str:
+  """The row's name, marked when a seed's run diverged (kept on request)."""
+  bad = sum(bool(r.get('diverged')) for r in per_seed)
+  return f'{row.name} ({bad} diverged)' if bad else row.name
+
+
 def run_comparison(suite, workdir: str) -> list[dict]:
   """Runs every row for every seed; returns one summary row per suite row."""
   rows = list(suite.rows)
@@ -59,7 +65,8 @@ def run_comparison(suite, workdir: str) -> list[dict]:
   for row in rows:
     per_seed = [final_model(r) for r in runs[row.name]]
     summaries.append(dict(
-        suite_lib.median_run(per_seed), run=row.name, strategy=row.strategy,
+        suite_lib.median_run(per_seed), run=_label(row, per_seed),
+        strategy=row.strategy,
         seeds=len(per_seed), test_error=suite_lib.median_of(per_seed)))
   os.makedirs(workdir, exist_ok=True)
   suite_lib.write_tables(summaries, workdir, COLUMNS)

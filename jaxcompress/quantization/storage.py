@@ -2,7 +2,12 @@
 
 Layout (little endian):
 
-  b'JXCQ1\\n' | uint32 header length | header (JSON, UTF-8) | data
+  b'JXCQ2\\n' | uint32 header length | header (JSON, UTF-8) | data | seal
+
+where the seal (`jaxcompress.files.seal`) holds a SHA-256 of everything
+before it: a truncated or corrupted file fails to load with one error that
+names it, instead of loading as garbage. The magic carries the format
+version.
 
 The header names the zoo model (name and kwargs), each tensor's dtype, shape
 and byte range in the data section, and the quantization settings (specs of
@@ -20,19 +25,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import struct
 from typing import Any
 
 import numpy as np
 
-from jaxcompress import models
+from jaxcompress import files, models, saved_runs
 from jaxcompress import rules as rules_lib
 from jaxcompress.quantization.apply import LayerQuant
 from jaxcompress.quantization.integer import IntegerModel, QTensor
 from jaxcompress.quantization.quantizers import QuantSpec
 
-MAGIC = b'JXCQ1\n'
+MAGIC = b'JXCQ2\n'
 
 
 def _spec_dict(spec: QuantSpec | None):
@@ -59,30 +63,30 @@ class _Writer:
   def write(self, path: str, header: dict) -> int:
     header = dict(header, tensors=self.entries)
     head = json.dumps(header, separators=(',', ':')).encode()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, 'wb') as f:
-      f.write(MAGIC)
-      f.write(struct.pack('<I', len(head)))
-      f.write(head)
-      for c in self.chunks:
-        f.write(c)
-    return os.path.getsize(path)
+    payload = b''.join([MAGIC, struct.pack('<I', len(head)), head,
+                        *self.chunks])
+    return files.atomic_write(path, files.seal(payload))
 
 
 def _read(path: str) -> tuple[dict, dict[str, np.ndarray]]:
-  with open(path, 'rb') as f:
-    blob = f.read()
+  blob = files.read_sealed(path)
   if not blob.startswith(MAGIC):
-    raise ValueError(f'{path} is not a jaxcompress quantized-model file')
-  (n,) = struct.unpack('<I', blob[len(MAGIC):len(MAGIC) + 4])
-  start = len(MAGIC) + 4
-  header = json.loads(blob[start:start + n].decode())
-  base = start + n
-  arrays = {}
-  for name, e in header['tensors'].items():
-    raw = blob[base + e['offset']:base + e['offset'] + e['nbytes']]
-    arrays[name] = np.frombuffer(raw, np.dtype(e['dtype'])).reshape(
-        e['shape']).copy()
+    raise files.DamagedFileError(
+        f'{path} is not a jaxcompress quantized-model file of this version '
+        f'(starts {blob[:6]!r}, expected {MAGIC!r})')
+  try:
+    (n,) = struct.unpack('<I', blob[len(MAGIC):len(MAGIC) + 4])
+    start = len(MAGIC) + 4
+    header = json.loads(blob[start:start + n].decode())
+    base = start + n
+    arrays = {}
+    for name, e in header['tensors'].items():
+      raw = blob[base + e['offset']:base + e['offset'] + e['nbytes']]
+      arrays[name] = np.frombuffer(raw, np.dtype(e['dtype'])).reshape(
+          e['shape']).copy()
+  except (ValueError, KeyError, struct.error, UnicodeDecodeError) as e:
+    raise files.DamagedFileError(f'{path}: unreadable header or tensor '
+                                 f'table ({type(e).__name__}: {e})') from None
   return header, arrays
 
 
@@ -125,13 +129,16 @@ def load(path: str) -> IntegerModel:
   """Reads a file written by `save` back into an IntegerModel.
 
   Raises:
-    ValueError: if the file is not in this format or holds float32 only.
+    files.DamagedFileError: a truncated, corrupted or foreign file (naming
+      it and what is wrong).
+    ValueError: a float32-only file.
   """
   header, arrays = _read(path)
   if header.get('format') != 'quantized':
     raise ValueError(f'{path} holds a {header.get("format")} model, not a '
                      'quantized one')
-  model = models.get_model(header['model'], **header['model_kwargs'])
+  model = models.get_model(header['model'],
+                           **saved_runs.model_kwargs(header['model_kwargs']))
   floats = {k[2:]: v for k, v in arrays.items() if k.startswith('f:')}
   qweights = {}
   for name, meta in header['qweights'].items():

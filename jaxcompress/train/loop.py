@@ -55,6 +55,11 @@ def check_settings(s: RunSettings) -> None:
   if s.model not in models.MODELS:
     raise ValueError(f'Unknown model {s.model!r}; known models: '
                      f'{sorted(models.MODELS)}')
+  try:
+    models.get_model(s.model, **s.model_kwargs)
+  except TypeError as e:
+    raise ValueError(f'model_kwargs {s.model_kwargs} do not fit {s.model}: '
+                     f'{e}') from None
   n = jax.device_count()
   if s.batch_size % n:
     raise ValueError(f'batch_size {s.batch_size} is not divisible by the '
@@ -262,6 +267,8 @@ def _run(parsed, store, init, inputs, t_start):
       'train_wall_time_s': train_time,
       'wall_time_s': time.time() - t_start,
       'devices': f'{jax.device_count()} x {jax.devices()[0].device_kind}',
+      'diverged': not all(math.isfinite(h['loss']) for h in history)
+                  or not math.isfinite(final['loss']),
       'history': history,
   }
   if not math.isfinite(final['loss']) and s.on_nonfinite_loss == 'stop':
