@@ -43,6 +43,13 @@ from jaxcompress.pipelines.suite import (  # noqa: E402
 _WRITEUPS = 'write-ups: dense MLP 784-128-10 about 2%'
 
 
+def _movement_name(model, score, sparsity):
+  """Magnitude rows are the gradual-pruning rows of the same config."""
+  if model == 'lenet300' and score == 'magnitude':
+    return f'lenet300_gradual_{int(sparsity * 100)}'
+  return f'{model}_{score}_{int(sparsity * 100)}'
+
+
 def _groups():
   """group -> rows (name, config, published row)."""
   return {
@@ -54,7 +61,7 @@ def _groups():
                 prune_mlp128_constrained.get_config(str(s)),
                 published=_WRITEUPS) for s in (0.5, 0.8, 0.9, 0.95)]],
       'movement': [
-          Row(f'{m}_{kind}_{int(s * 100)}',
+          Row(_movement_name(m, kind, s),
               prune_movement.get_config(f'{m},{kind},{s}'),
               published='Sanh 2020: movement beats magnitude at high '
               'sparsity (BERT)')
