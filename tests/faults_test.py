@@ -315,7 +315,7 @@ def test_finished_run_is_kept_not_retrained(good):
 
 def test_damaged_latest_checkpoint_falls_back_to_the_previous(
     tmp_path, capsys, monkeypatch):
-  from jaxcompress.train import store
+  from jaxcompress.train import checkpoints as store
   config = tiny_config(checkpoint_every_steps=10)
   _, uninterrupted = train.train_and_evaluate(config, str(tmp_path / 'a'))
   wd = tmp_path / 'b'
@@ -351,7 +351,7 @@ def test_damaged_latest_checkpoint_falls_back_to_the_previous(
 
 
 def test_no_usable_checkpoint_is_an_error_naming_it(tmp_path, monkeypatch):
-  from jaxcompress.train import store
+  from jaxcompress.train import checkpoints as store
   config = tiny_config(checkpoint_every_steps=10)
   real = store.save_args
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import REPO, tiny_config
 
 from jaxcompress import data, optim, train
-from jaxcompress.train import store
+from jaxcompress.train import checkpoints as store
 
 
 def test_mnist_through_tfds_is_normalized():

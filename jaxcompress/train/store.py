@@ -14,10 +14,9 @@ A workdir holds one run:
 `RunStore.open` refuses a second process (naming the holder), a workdir that
 holds a run of another config (naming the fields that differ), and says when
 the run has already finished, whose results are then kept as they are. Every
-file is written atomically (`jaxcompress.files`). A restore is verified
-against the digest recorded at save and checked for non-finite parameters; a
-damaged latest checkpoint falls back to the one before, with a warning naming
-both.
+file is written atomically (`jaxcompress.files`). Checkpoints are
+`checkpoints.Checkpoints`: verified on restore, with a fallback to the one
+before.
 """
 
 from __future__ import annotations
@@ -34,19 +33,17 @@ from typing import Any
 import flax
 import flax.serialization
 import jax
-import numpy as np
-from absl import logging
 
-from jaxcompress import files, metrics
+from jaxcompress import files
+from jaxcompress.train import checkpoints as checkpoints_lib
+from jaxcompress.train.checkpoints import RunError, save_args, tree_digest
+
+__all__ = ['RunError', 'RunStore', 'fingerprint', 'save_args', 'tree_digest']
 
 # Settings that change how a run is watched, not what it computes: they may
 # differ when a run resumes.
 _NOT_IDENTITY = ('measure_latency', 'checkpoint_every_steps', 'log_every_steps',
                  'on_nonfinite_loss', 'data_dir', 'eval_every_steps')
-
-
-class RunError(RuntimeError):
-  """A run that cannot go on (diverged, no usable checkpoint, locked)."""
 
 
 def fingerprint(resolved: dict, inputs_digest: str = '') -> str:
@@ -77,10 +74,6 @@ def file_digest(path: str) -> str:
   return h.hexdigest()
 
 
-def tree_digest(tree: Any) -> str:
-  return files.digest_arrays(metrics.named_leaves(jax.device_get(tree)))
-
-
 @dataclasses.dataclass
 class RunStore:
   """An open workdir (see the module docstring); use as a context manager."""
@@ -90,7 +83,7 @@ class RunStore:
   writes: bool = True
   finished: bool = False
   _lock_fd: int | None = None
-  _mngr: Any = None
+  _ckpt: Any = None
 
   # ------------------------------------------------------------ opening ---
 
@@ -106,13 +99,20 @@ class RunStore:
     """
     fp = fingerprint(resolved, inputs_digest)
     store = cls(workdir, fp, resolved, writes=jax.process_index() == 0)
-    os.makedirs(workdir, exist_ok=True)
-    store._lock()
-    try:
-      store._check_identity()
-    except BaseException:
-      store.close()
-      raise
+    if store.writes:
+      os.makedirs(workdir, exist_ok=True)
+      store._lock()
+      try:
+        store._check_identity()
+      except BaseException:
+        store.close()
+        raise
+    if jax.process_count() > 1:
+      # The others read what process 0 checked (and wrote).
+      from jax.experimental import multihost_utils
+      multihost_utils.sync_global_devices(f'open {workdir}')
+      if not store.writes:
+        store._check_identity()
     return store
 
   def _lock(self):
@@ -150,7 +150,7 @@ class RunStore:
           f'{self.workdir} holds files of a run this version cannot '
           'identify (no run.json). Use another --workdir, or delete this '
           'one to start fresh.')
-    else:
+    elif self.writes:
       self._write_run_json('running')
 
   def _has_checkpoints(self):
@@ -167,10 +167,9 @@ class RunStore:
         'config': self.resolved})
 
   def close(self):
-    if self._mngr is not None:
-      self._mngr.wait_until_finished()
-      self._mngr.close()
-      self._mngr = None
+    if self._ckpt is not None:
+      self._ckpt.close()
+      self._ckpt = None
     if self._lock_fd is not None:
       os.close(self._lock_fd)   # releases the flock
       self._lock_fd = None
@@ -184,88 +183,20 @@ class RunStore:
   # -------------------------------------------------------- checkpoints ---
 
   @property
+  def checkpoints(self) -> checkpoints_lib.Checkpoints:
+    if self._ckpt is None:
+      self._ckpt = checkpoints_lib.Checkpoints(self.workdir)
+    return self._ckpt
+
+  @property
   def checkpoint_dir(self) -> str:
-    return os.path.join(os.path.abspath(self.workdir), 'checkpoints')
-
-  def _manager(self):
-    if self._mngr is None:
-      import orbax.checkpoint as ocp
-      self._mngr = ocp.CheckpointManager(
-          self.checkpoint_dir, options=ocp.CheckpointManagerOptions(
-              max_to_keep=2, create=True))
-    return self._mngr
-
-  def _digests_path(self):
-    return os.path.join(self.checkpoint_dir, 'digests.json')
-
-  def _digests(self) -> dict:
-    path = self._digests_path()
-    return files.read_json(path) if os.path.exists(path) else {}
+    return self.checkpoints.directory
 
   def save(self, step: int, state) -> None:
-    """Checkpoints `state` and records the digest of its arrays."""
-    import orbax.checkpoint as ocp
-    digests = self._digests()
-    digests[str(step)] = tree_digest(state)
-    mngr = self._manager()
-    mngr.save(step, args=save_args(state))
-    mngr.wait_until_finished()
-    keep = {str(s) for s in mngr.all_steps()}
-    if self.writes:
-      files.write_json(self._digests_path(),
-                       {k: v for k, v in digests.items() if k in keep})
-    del ocp
+    self.checkpoints.save(step, state)
 
   def restore(self, state, *, final: bool = False):
-    """The latest verified checkpoint, or `state` if there is none.
-
-    A checkpoint that fails to load, whose digest differs from the one
-    recorded at save, or whose parameters are not finite, is skipped with a
-    warning naming it and the one used instead.
-
-    Raises:
-      RunError: checkpoints exist but none is usable (naming them), or
-        `final` and the latest one is damaged.
-    """
-    import orbax.checkpoint as ocp
-    mngr = self._manager()
-    steps = sorted(mngr.all_steps(), reverse=True)
-    if not steps:
-      return state
-    digests = self._digests()
-    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
-    problems = []
-    for step in steps:
-      where = os.path.join(self.checkpoint_dir, str(step))
-      try:
-        restored = mngr.restore(step, args=ocp.args.StandardRestore(abstract))
-      except Exception as e:  # noqa: BLE001  (any failure means damaged)
-        problems.append(f'{where}: does not load ({type(e).__name__}: '
-                        f'{str(e).splitlines()[0][:200]})')
-      else:
-        recorded = digests.get(str(step))
-        if recorded is not None and tree_digest(restored) != recorded:
-          problems.append(f'{where}: its arrays differ from those saved '
-                          '(checksum mismatch)')
-        elif not all(np.all(np.isfinite(np.asarray(x))) for x in
-                     jax.tree.leaves(restored.params)):
-          problems.append(f'{where}: its parameters are not finite')
-        else:
-          if problems:
-            if final:
-              raise RunError('The final checkpoint is damaged: '
-                             + '; '.join(problems))
-            logging.warning('Checkpoint damaged, falling back to step %d '
-                            '(%s): %s', step, where, '; '.join(problems))
-            print(f'warning: {problems[0]}; resuming from step {step} '
-                  f'({where}) instead', flush=True)
-          else:
-            logging.info('Resumed from checkpoint at step %d', step)
-          return restored
-      if final:
-        break
-    raise RunError('No usable checkpoint: ' + '; '.join(problems)
-                   + f'. Delete {self.workdir} to start the run afresh.')
+    return self.checkpoints.restore(state, final=final)
 
   # -------------------------------------------------------------- files ---
 
@@ -291,8 +222,3 @@ class RunStore:
 
   def results(self) -> dict:
     return files.read_json(self.path('results.json'))
-
-
-def save_args(state):
-  import orbax.checkpoint as ocp
-  return ocp.args.StandardSave(state)
