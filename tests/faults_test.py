@@ -313,23 +313,28 @@ def test_finished_run_is_kept_not_retrained(good):
   assert _snapshot(good) == before
 
 
+def _killed_before_saving(step, config, workdir, monkeypatch):
+  """Runs `config` into `workdir`, killed as it saves checkpoint `step`."""
+  from jaxcompress.train import checkpoints
+  real = checkpoints.save_args
+
+  def crash(state):
+    if int(state.step) == step:
+      raise KeyboardInterrupt(f'simulated kill at step {step}')
+    return real(state)
+
+  monkeypatch.setattr(checkpoints, 'save_args', crash)
+  with pytest.raises(KeyboardInterrupt):
+    train.train_and_evaluate(config, str(workdir))
+  monkeypatch.setattr(checkpoints, 'save_args', real)
+
+
 def test_damaged_latest_checkpoint_falls_back_to_the_previous(
     tmp_path, capsys, monkeypatch):
-  from jaxcompress.train import checkpoints as store
   config = tiny_config(checkpoint_every_steps=10)
   _, uninterrupted = train.train_and_evaluate(config, str(tmp_path / 'a'))
   wd = tmp_path / 'b'
-  real = store.save_args
-
-  def crash_at_40(state):
-    if int(state.step) == 40:
-      raise KeyboardInterrupt('simulated kill before the last checkpoint')
-    return real(state)
-
-  monkeypatch.setattr(store, 'save_args', crash_at_40)
-  with pytest.raises(KeyboardInterrupt):
-    train.train_and_evaluate(config, str(wd))
-  monkeypatch.setattr(store, 'save_args', real)
+  _killed_before_saving(40, config, wd, monkeypatch)
   # A bit flip in the latest checkpoint (step 30): fc1's kernel.
   flipped = 0
   for folder, _, names in os.walk(wd / 'checkpoints' / '30'):
@@ -351,19 +356,8 @@ def test_damaged_latest_checkpoint_falls_back_to_the_previous(
 
 
 def test_no_usable_checkpoint_is_an_error_naming_it(tmp_path, monkeypatch):
-  from jaxcompress.train import checkpoints as store
   config = tiny_config(checkpoint_every_steps=10)
-  real = store.save_args
-
-  def crash_at_20(state):
-    if int(state.step) == 20:
-      raise KeyboardInterrupt('simulated kill')
-    return real(state)
-
-  monkeypatch.setattr(store, 'save_args', crash_at_20)
-  with pytest.raises(KeyboardInterrupt):
-    train.train_and_evaluate(config, str(tmp_path))
-  monkeypatch.setattr(store, 'save_args', real)
+  _killed_before_saving(20, config, tmp_path, monkeypatch)
   for folder, _, names in os.walk(tmp_path / 'checkpoints' / '10'):
     for n in names:
       p = os.path.join(folder, n)
