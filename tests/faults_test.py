@@ -365,3 +365,21 @@ def test_no_usable_checkpoint_is_an_error_naming_it(tmp_path, monkeypatch):
   with pytest.raises(train.RunError, match='No usable checkpoint: .*'
                      'checkpoints/10'):
     train.train_and_evaluate(config, str(tmp_path))
+
+
+def test_a_field_added_later_at_its_default_keeps_the_run(tmp_path):
+  train.train_and_evaluate(tiny_config(num_train_steps=10), str(tmp_path))
+  run = files.read_json(str(tmp_path / 'run.json'))
+  # As a version without the shard_params field would have recorded it.
+  old = {k: v for k, v in run['config'].items() if k != 'shard_params'}
+  files.write_json(str(tmp_path / 'run.json'),
+                   dict(run, config=old, fingerprint='0' * 16))
+  traces = train.TRACE_COUNTS['train_step']
+  _, r = train.train_and_evaluate(tiny_config(num_train_steps=10),
+                                  str(tmp_path))
+  assert train.TRACE_COUNTS['train_step'] == traces   # finished, kept
+  assert files.read_json(str(tmp_path / 'run.json'))['fingerprint'] != \
+      '0' * 16
+  with pytest.raises(ValueError, match='shard_params: False -> True'):
+    train.train_and_evaluate(tiny_config(num_train_steps=10,
+                                         shard_params=True), str(tmp_path))

@@ -121,7 +121,7 @@ def finished_results(config, workdir: str) -> dict:
   from jaxcompress.train import store
   resolved = registry.resolved(registry.parse_config(config))
   recorded = files.read_json(os.path.join(workdir, 'run.json'))
-  diffs = store._diff(recorded.get('config', {}), resolved)
+  diffs = store.config_differences(recorded.get('config', {}), resolved)
   if diffs:
     raise ValueError(f'{workdir} holds a run of another configuration: '
                      + '; '.join(diffs[:8]))

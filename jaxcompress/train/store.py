@@ -47,23 +47,21 @@ _NOT_IDENTITY = ('measure_latency', 'checkpoint_every_steps', 'log_every_steps',
 
 
 def fingerprint(resolved: dict, inputs_digest: str = '') -> str:
-  """SHA-256 of a resolved config (identity fields only) and input arrays."""
-  ident = {k: v for k, v in resolved.items() if k not in _NOT_IDENTITY}
+  """SHA-256 of a run's identity: its config without the fields at their
+  defaults (`registry.identity`) or that only change how it is watched,
+  and the digest of the arrays it starts from."""
+  from jaxcompress.plugins import registry
+  ident = {k: v for k, v in registry.identity(resolved).items()
+           if k not in _NOT_IDENTITY}
   text = json.dumps(ident, sort_keys=True, default=str) + inputs_digest
   return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _diff(old: dict, new: dict, prefix: str = '') -> list[str]:
-  out = []
-  for k in sorted(set(old) | set(new)):
-    if prefix + k in _NOT_IDENTITY:
-      continue
-    a, b = old.get(k, '<absent>'), new.get(k, '<absent>')
-    if isinstance(a, dict) and isinstance(b, dict):
-      out += _diff(a, b, f'{prefix}{k}.')
-    elif json.dumps(a, default=str) != json.dumps(b, default=str):
-      out.append(f'{prefix}{k}: {a!r} -> {b!r}')
-  return out
+def config_differences(old: dict, new: dict) -> list[str]:
+  """'field: old -> new' for every identity field two resolved configs
+  disagree on (`registry.differences`)."""
+  from jaxcompress.plugins import registry
+  return registry.differences(old, new, ignore=_NOT_IDENTITY)
 
 
 def file_digest(path: str) -> str:
@@ -80,6 +78,7 @@ class RunStore:
   workdir: str
   fingerprint: str
   resolved: dict
+  inputs_digest: str = ''
   writes: bool = True
   finished: bool = False
   _lock_fd: int | None = None
@@ -98,7 +97,8 @@ class RunStore:
         names the fields that differ and how to start fresh.
     """
     fp = fingerprint(resolved, inputs_digest)
-    store = cls(workdir, fp, resolved, writes=jax.process_index() == 0)
+    store = cls(workdir, fp, resolved, inputs_digest,
+                writes=jax.process_index() == 0)
     if store.writes:
       os.makedirs(workdir, exist_ok=True)
       store._lock()
@@ -135,13 +135,22 @@ class RunStore:
     if os.path.exists(path):
       old = files.read_json(path)
       if old.get('fingerprint') != self.fingerprint:
-        diffs = _diff(old.get('config', {}), self.resolved)
-        what = ('; '.join(diffs[:8]) + (' ...' if len(diffs) > 8 else '')
-                if diffs else 'the arrays it started from (init_from or '
-                'a previous stage) differ')
-        raise ValueError(
-            f'{self.workdir} holds a run of another configuration ({what}). '
-            'Use another --workdir, or delete this one to start fresh.')
+        diffs = config_differences(old.get('config', {}), self.resolved)
+        same_inputs = old.get('inputs', '') == self.inputs_digest
+        if diffs or not same_inputs:
+          what = ('; '.join(diffs[:8]) + (' ...' if len(diffs) > 8 else '')
+                  if diffs else 'the arrays it started from (init_from or '
+                  'a previous stage) differ')
+          raise ValueError(
+              f'{self.workdir} holds a run of another configuration '
+              f'({what}). Use another --workdir, or delete this one to '
+              'start fresh.')
+        # The same run, recorded before fields were added at their
+        # defaults: its identity is brought up to date.
+        if self.writes:
+          files.write_json(path, dict(old, fingerprint=self.fingerprint,
+                                      config=self.resolved,
+                                      inputs=self.inputs_digest))
       self.finished = old.get('status') == 'finished' and os.path.exists(
           os.path.join(self.workdir, 'results.json'))
     elif self._has_checkpoints() or os.path.exists(
@@ -164,7 +173,7 @@ class RunStore:
     files.write_json(os.path.join(self.workdir, 'run.json'), {
         'fingerprint': self.fingerprint, 'status': status,
         'updated': time.strftime('%Y-%m-%d %H:%M:%S'),
-        'config': self.resolved})
+        'inputs': self.inputs_digest, 'config': self.resolved})
 
   def close(self):
     if self._ckpt is not None:
