@@ -8,7 +8,7 @@
             reads workdirs)
 """
 
-from jaxcompress.export.carry import carry_integer_model
+from jaxcompress.export.carry import carry_integer_model, check_integer_model
 from jaxcompress.export.convert import QUANTIZE, check_quantize, to_tflite
 from jaxcompress.export.litert import (
     error,
@@ -21,7 +21,8 @@ from jaxcompress.export.litert import (
 )
 
 __all__ = [
-    'QUANTIZE', 'carry_integer_model', 'check_quantize', 'error',
+    'QUANTIZE', 'carry_integer_model', 'check_integer_model', 'check_quantize',
+    'error',
     'interpreter', 'latency_ms', 'op_names', 'predict', 'runner',
     'time_alternating', 'to_tflite',
 ]

@@ -100,6 +100,23 @@ def _tied_tensors(model, sg, start: int) -> list[int]:
   return sorted(seen)
 
 
+def check_integer_model(im: IntegerModel) -> None:
+  """Raises ValueError, naming the layer, if LiteRT int8 cannot hold its grid.
+
+  LiteRT int8 kernels take symmetric weights (zero point 0, any width up to
+  8 bits fits) and 8-bit activations.
+  """
+  for path, qt in im.qweights.items():
+    layer = path.split('/', 1)[1].rsplit('/', 1)[0]
+    if path.endswith('/kernel') and not qt.spec.symmetric:
+      raise ValueError(f'Layer {layer!r}: LiteRT int8 kernels need symmetric '
+                       'weights (zero point 0); the run quantized them affine')
+  for layer, lq in im.layers.items():
+    if lq.act.bits != 8:
+      raise ValueError(f'Layer {layer!r}: its inputs are {lq.act.bits}-bit; '
+                       'LiteRT int8 activations carry 8-bit codes only')
+
+
 def carry_integer_model(tflite: bytes, im: IntegerModel
                         ) -> tuple[bytes, dict]:
   """Rewrites a full-int8 .tflite onto the integer model's own grid.
@@ -122,6 +139,7 @@ def carry_integer_model(tflite: bytes, im: IntegerModel
       missing from the file; or two layers that need different grids on one
       tensor.
   """
+  check_integer_model(im)
   model = fb.read(tflite)
   sg = model.subgraphs[0]
   ops = _kernel_ops(model, sg)
@@ -133,9 +151,6 @@ def carry_integer_model(tflite: bytes, im: IntegerModel
     if path not in im.qweights:
       continue
     qt = im.qweights[path]
-    if not qt.spec.symmetric:
-      raise ValueError(f'Layer {layer!r}: LiteRT int8 kernels need symmetric '
-                       'weights (zero point 0); the run quantized them affine')
     op = ops[layer]
     name = fb.op_name(model, op)
     w_tensor = sg.tensors[op.inputs[1]]
@@ -152,9 +167,6 @@ def carry_integer_model(tflite: bytes, im: IntegerModel
     x_tensor = op.inputs[0]
     lq = im.layers.get(layer)
     if lq is not None:
-      if lq.act.bits != 8:
-        raise ValueError(f'Layer {layer!r}: its inputs are {lq.act.bits}-bit;'
-                         ' LiteRT int8 activations carry 8-bit codes only')
       s_x = float(lq.act_scale)
       z_x = int(round(float(lq.act_zero_point))) - offset(lq.act)
       conv_grid = fb.quantization(sg.tensors[x_tensor])

@@ -8,8 +8,8 @@ In jax 0.10.2 jax2tf has only its native mode: the TF function is one
 `XlaCallModule` op carrying the StableHLO of the forward pass (the op-by-op
 mode and the `enable_xla` / `native_serialization` arguments are gone or
 deprecated), and the converter of TensorFlow 2.21 legalizes that StableHLO
-to LiteRT ops. The converter also folds inference batch norm into the
-preceding Dense/Conv (tested: no batch-norm arithmetic is left in the file).
+to LiteRT ops. Batch norm is folded into the preceding Dense/Conv first
+(`fold.py`; tested: no batch-norm arithmetic is left in the file).
 
 Quantization modes (`QUANTIZE`):
 
@@ -40,6 +40,8 @@ import flax.linen as nn
 import jax
 import numpy as np
 from jax.extend import core as jex_core
+
+from jaxcompress.export import fold
 
 QUANTIZE = ('none', 'dynamic', 'int8')
 
@@ -88,8 +90,9 @@ def to_tflite(model: nn.Module, variables: Any, *, quantize: str = 'none',
 
   Raises:
     ValueError: an unknown mode, missing or malformed calibration images,
-      variables without 'params', or, naming the layer, an op the converter
-      cannot lower to LiteRT; the argument checks run before compiling.
+      variables without 'params', a batch norm that follows no layer, or,
+      naming the layer, an op the converter cannot lower to LiteRT; the
+      argument checks run before compiling.
   """
   check_quantize(quantize)
   input_shape = tuple(int(d) for d in input_shape)
@@ -100,9 +103,7 @@ def to_tflite(model: nn.Module, variables: Any, *, quantize: str = 'none',
     raise ValueError("variables have no 'params' collection")
   import tensorflow as tf
   from jax.experimental import jax2tf
-
-  def forward(x):
-    return model.apply(variables, x, train=False)
+  forward = fold.inference_fn(model, variables, input_shape)
 
   spec = tf.TensorSpec((1,) + input_shape, tf.float32, name='images')
   fn = tf.function(jax2tf.convert(forward, with_gradient=False),

@@ -82,9 +82,9 @@ def predict(tflite: bytes, images: np.ndarray, num_threads: int = 1,
 
 
 def error(tflite: bytes, images: np.ndarray, labels: np.ndarray,
-          num_threads: int = 1) -> float:
+          num_threads: int = 1, xnnpack: bool = True) -> float:
   """Top-1 error of the file's logits on (images, labels)."""
-  logits = predict(tflite, images, num_threads)
+  logits = predict(tflite, images, num_threads, xnnpack)
   return float(np.mean(logits.argmax(-1) != np.asarray(labels)))
 
 
