@@ -12,8 +12,9 @@ training images) and measured:
                out), LiteRT with 1 and with 2 threads; JAX jitted (XLA picks
                its own threads); PyTorch eager (torch.set_num_threads 1 / 2)
 
-Every callable of every model is timed in one loop, one call each per
-round in rotating order (`export.time_alternating`), so the shared
+Every callable of every model is timed in one loop: each round gives every
+row a block of consecutive calls (caches warm, as in an app that keeps
+calling), rows in rotating order (`export.time_alternating`), so the shared
 machine's load falls on all rows alike. The targets of issue 15 are checked
 at the end, and for a pruned run (`--pruned`) the converter's sparsity
 encoding is set beside the dense file.
@@ -23,7 +24,7 @@ encoding is set beside the dense file.
   python experiments/main.py --config=experiments/configs/lenet5.py --workdir=workdirs/lenet5
   python experiments/main.py --config=experiments/configs/structured_lenet5.py --workdir=workdirs/structured_lenet5
   python experiments/main.py --config=experiments/configs/prune_lenet300_gradual.py:0.95 --workdir=workdirs/prune_lenet300_gradual_95
-  python benchmarks/edge_latency.py --repeats 500
+  python benchmarks/edge_latency.py --rounds 50 --block 10
 """
 
 from __future__ import annotations
@@ -115,10 +116,10 @@ def _error(logits, labels) -> float:
 
 
 def build(workdir: str, ds, x1, torch_ok: bool):
-  """Rows (dicts) and the callables to time for one finished run."""
+  """Rows (dicts), the callables to time and their untimed preparation."""
   run = runs.load(workdir)
   tag = os.path.basename(os.path.normpath(workdir))
-  rows, fns = [], {}
+  rows, fns, prep = [], {}, {}
   for q in FORMATS:
     tflite, _ = runs.export(run, q, ds)
     row = {'run': tag, 'runtime': LABEL[q], 'format': q, 'bytes': len(tflite),
@@ -145,26 +146,24 @@ def build(workdir: str, ds, x1, torch_ok: bool):
       raise RuntimeError(f'{tag}: the PyTorch twin differs from JAX by {diff}')
     xt = torch.from_numpy(x1)
 
-    def call_torch(t):
-      def call():
-        _torch_threads(t)
-        with torch.inference_mode():
-          return fwd(xt)
-      return call
+    def call_torch():
+      with torch.inference_mode():
+        return fwd(xt)
 
     for t in (1, 2):
-      fns[(tag, 'torch', t)] = call_torch(t)
+      fns[(tag, 'torch', t)] = call_torch
+      prep[(tag, 'torch', t)] = lambda t=t: _torch_threads(t)
     rows.append({'run': tag, 'runtime': 'PyTorch eager float32',
                  'format': 'torch', 'bytes': None,
                  'error': _error(t_logits, ds.test_labels)})
-  return run, rows, fns
+  return run, rows, fns, prep
 
 
 def _fmt_ms(v):
   return '-' if v is None else f'{v:.4f}'
 
 
-def sparse_rows(workdir: str, ds, x1, repeats: int) -> list[str]:
+def sparse_rows(workdir: str, ds, x1, rounds: int, block: int) -> list[str]:
   """Dense vs the converter's sparsity encoding for an unstructured run."""
   run = runs.load(workdir)
   kernels = [np.asarray(a) for a in jax.tree.leaves(run.variables['params'])
@@ -189,7 +188,7 @@ def sparse_rows(workdir: str, ds, x1, repeats: int) -> list[str]:
           continue
         fns[(name, xnn)] = lambda call=call: call(x1)
       meta.append((name, len(tflite), err))
-  ms = export.time_alternating(fns, repeats)
+  ms = export.time_alternating(fns, rounds, block)
   for name, n, err in meta:
     xnn = ms.get((name, True))
     xnn_s = _fmt_ms(xnn) if xnn is not None else 'refused by XNNPACK'
@@ -202,7 +201,10 @@ def main():
   ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   ap.add_argument('--workdirs', default='workdirs',
                   help='folder holding the runs named in FAMILIES')
-  ap.add_argument('--repeats', type=int, default=500)
+  ap.add_argument('--rounds', type=int, default=50,
+                  help='rounds of alternation')
+  ap.add_argument('--block', type=int, default=10,
+                  help='consecutive calls of one row per round')
   ap.add_argument('--pruned', default='workdirs/prune_lenet300_gradual_95',
                   help="an unstructured-pruned run for the sparsity rows "
                   "('' to skip)")
@@ -217,7 +219,7 @@ def main():
     torch_ok = False
     print('PyTorch not installed: no PyTorch rows '
           '(pip install torch==2.13.0 for the CPU wheel)')
-  table, fns, notes = [], {}, []
+  table, fns, prep, notes = [], {}, {}, []
   for family, dense, shrunk in FAMILIES:
     if dense not in models.MODELS:
       notes.append(f'{family}: skipped, the zoo has no model {dense!r} '
@@ -230,17 +232,20 @@ def main():
       if not os.path.exists(os.path.join(w, 'results.json')):
         notes.append(f'{family}: skipped {w}, no finished run there')
         continue
-      run, rows, f = build(w, ds, x1, torch_ok)
+      run, rows, f, p = build(w, ds, x1, torch_ok)
       for r in rows:
         r['family'] = family
         r['model'] = _describe(run)
       table += rows
       fns.update(f)
-  ms = export.time_alternating(fns, args.repeats)
+      prep.update(p)
+  load0 = os.getloadavg()[0]
+  ms = export.time_alternating(fns, args.rounds, args.block, prepare=prep)
   load = os.getloadavg()[0]
   print(f'jax {jax.__version__}, {jax.devices()[0].platform}, '
-        f'{os.cpu_count()} cpus; batch 1, median of {args.repeats} '
-        f'alternating calls; 1-minute load average {load:.1f}\n')
+        f'{os.cpu_count()} cpus; batch 1, median of {args.rounds} rounds x '
+        f'{args.block} calls, rows alternating by round; 1-minute load '
+        f'average {load0:.1f} before, {load:.1f} after\n')
   print('| family | model | runtime | bytes | test error | b1 ms 1 thread | '
         'b1 ms 2 threads |')
   print('|---|---|---|---|---|---|---|')
@@ -262,7 +267,7 @@ def main():
     print(line)
   if args.pruned:
     if os.path.exists(os.path.join(args.pruned, 'results.json')):
-      for line in sparse_rows(args.pruned, ds, x1, args.repeats):
+      for line in sparse_rows(args.pruned, ds, x1, args.rounds, args.block):
         print(line)
     else:
       print(f'\nSparsity rows skipped: no finished run in {args.pruned}')

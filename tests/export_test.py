@@ -49,7 +49,7 @@ def ptq_run(tmp_path_factory):
   from jaxcompress.quantization import ptq
   w = str(tmp_path_factory.mktemp('ptq'))
   c = tiny_config(model='lenet5', train_subset=0, test_subset=1000,
-                  batch_size=64, num_train_steps=150, steps_per_call=50,
+                  batch_size=64, num_train_steps=100, steps_per_call=50,
                   in_memory=False)
   c.entry = 'jaxcompress.quantization.ptq:run'
   c.quantization = ml_collections.ConfigDict(dict(
@@ -172,6 +172,54 @@ def test_shrunk_model_with_pixel_gather(shrunk_run, mnist):
   # int8 weights of 392*60 + 60*30 + 30*10 parameters, plus the graph.
   assert 25_000 < cols['tflite_bytes'] < 40_000
   assert cols['litert_int8_b1_ms'] > 0
+
+
+def test_pruned_deep_compression_run_exports_its_decoded_model(tmp_path,
+                                                             mnist):
+  c = tiny_config(test_subset=500)
+  c.pruning = ml_collections.ConfigDict(dict(sparsity=0.8,
+                                             schedule='one_shot', step=0.0))
+  c.deep_compression = ml_collections.ConfigDict({'rules': (('kernel', 5),)})
+  _, r = train.train_and_evaluate(c, str(tmp_path))
+  run = runs.load(str(tmp_path))
+  assert run.kind == 'deep_compression'
+  kernel = np.asarray(run.variables['params']['fc1']['kernel'])
+  assert 0.75 < np.mean(kernel == 0) < 0.85
+  assert len(np.unique(kernel[kernel != 0])) <= 2 ** 5   # shared weights
+  tflite, _ = runs.export(run, 'none', mnist)
+  x = mnist.test_images[:500]
+  assert export.error(tflite, x, mnist.test_labels[:500]) == pytest.approx(
+      r['compressed_test_error'], abs=1e-6)
+
+
+class _TinyViT(nn.Module):
+  """Patch embedding, one pre-norm attention block, mean pool, head."""
+
+  @nn.compact
+  def __call__(self, x, train=False):
+    x = nn.Conv(32, (7, 7), strides=(7, 7), name='patch')(x)
+    x = x.reshape((x.shape[0], -1, 32))
+    x = x + self.param('pos', nn.initializers.normal(0.02), (1, 16, 32))
+    y = nn.LayerNorm(name='ln1')(x)
+    x = x + nn.MultiHeadDotProductAttention(2, name='attn')(y, y)
+    y = nn.LayerNorm(name='ln2')(x)
+    x = x + nn.Dense(32, name='mlp2')(nn.gelu(nn.Dense(64, name='mlp1')(y)))
+    return nn.Dense(10, name='head')(x.mean(axis=1))
+
+
+def test_attention_block_exports():
+  """The ops of a ViT (the zoo's ViT is being added elsewhere)."""
+  model = _TinyViT()
+  v = model.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
+  rng = np.random.default_rng(3)
+  x = rng.normal(size=(4, 28, 28, 1)).astype(np.float32)
+  tflite = export.to_tflite(model, v)
+  f = jax.jit(lambda b: model.apply(v, b))
+  want = np.concatenate([np.asarray(f(x[i:i + 1])) for i in range(4)])
+  np.testing.assert_allclose(export.predict(tflite, x), want, rtol=0,
+                             atol=1e-5)
+  int8 = export.to_tflite(model, v, quantize='int8', calibration_images=x)
+  assert 'BATCH_MATMUL' in export.op_names(int8)
 
 
 def _perturbed(model, seed=0):

@@ -7,9 +7,9 @@ sets the threads it may use.
 
 Latency is the median wall time of one call as an app makes it: copy the
 image in, `invoke`, copy the logits out, at batch 1, after warm-up.
-`time_alternating` times several callables in one loop, one call of each per
-round in rotating order, so that the load of a shared machine falls on all
-of them alike.
+`time_alternating` times several callables in one loop, a block of calls of
+each per round in rotating order, so that the load of a shared machine falls
+on all of them alike.
 """
 
 from __future__ import annotations
@@ -89,38 +89,59 @@ def error(tflite: bytes, images: np.ndarray, labels: np.ndarray,
 
 
 def time_alternating(fns: Mapping[str, Callable[[], object]],
-                     repeats: int = 500, warmup: int = 20
+                     rounds: int = 50, block: int = 10, warmup: int = 20,
+                     prepare: Mapping[str, Callable[[], object]] | None = None
                      ) -> dict[str, float]:
   """Median milliseconds of each zero-argument callable, timed alternately.
 
-  Each of `repeats` rounds calls every function once, starting from a
-  different one each round; each call is timed on its own.
+  Each of `rounds` rounds gives every function a block of `block`
+  consecutive calls, starting from a different function each round; every
+  call is timed on its own and the median over all of them is returned.
+  Blocks keep a function's working set warm, as an app calling it again and
+  again would (one call each round would time cold caches), while the
+  rotation spreads the machine's load over all functions alike.
+
+  Args:
+    fns: name -> function to time.
+    rounds: rounds of blocks.
+    block: consecutive calls of one function per round.
+    warmup: untimed calls of each function first.
+    prepare: name -> an untimed call made before each of that function's
+      blocks (e.g. setting PyTorch's thread count).
 
   Raises:
-    ValueError: if `repeats` < 1 or there is nothing to time.
+    ValueError: if `rounds` or `block` < 1 or there is nothing to time.
   """
-  if repeats < 1 or not fns:
-    raise ValueError('need repeats >= 1 and at least one function to time')
+  if rounds < 1 or block < 1 or not fns:
+    raise ValueError('need rounds >= 1, block >= 1 and a function to time')
+  prepare = prepare or {}
   names = list(fns)
   for name in names:
+    if name in prepare:
+      prepare[name]()
     for _ in range(warmup):
       fns[name]()
   times = {n: [] for n in names}
-  for r in range(repeats):
+  for r in range(rounds):
     for k in range(len(names)):
       name = names[(r + k) % len(names)]
-      t0 = time.perf_counter()
-      fns[name]()
-      times[name].append(time.perf_counter() - t0)
+      if name in prepare:
+        prepare[name]()
+      fn, out = fns[name], times[name]
+      for _ in range(block):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
   return {n: 1e3 * float(np.median(t)) for n, t in times.items()}
 
 
 def latency_ms(tflite: bytes, x: np.ndarray, num_threads: int = 1,
                repeats: int = 500, xnnpack: bool = True) -> float:
-  """Median ms of one batch-1 call of the file (see the module docstring)."""
+  """Median ms of `repeats` batch-1 calls of the file (module docstring)."""
   run = runner(tflite, num_threads, xnnpack)
   x = np.asarray(x, np.float32)
-  return time_alternating({'m': lambda: run(x)}, repeats)['m']
+  return time_alternating({'m': lambda: run(x)}, rounds=1,
+                          block=repeats)['m']
 
 
 def op_names(tflite: bytes) -> list[str]:
