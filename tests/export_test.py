@@ -154,6 +154,13 @@ def test_ptq_lenet5_int8_parity_on_mnist_test_set(ptq_run, mnist):
   r = runs.evaluate(run, tflite, info, mnist)
   assert r['top1_agreement_with_integer'] >= 0.995
   assert abs(r['litert_test_error'] - r['integer_test_error']) <= 0.001
+  # The float export (batch norm folded, float32.jxq) matches JAX at batch 1.
+  float_file, _ = runs.export(run, 'none', mnist)
+  x = mnist.test_images[:500]
+  f = jax.jit(lambda b: run.model.apply(run.variables, b))
+  want = np.concatenate([np.asarray(f(x[i:i + 1])) for i in range(len(x))])
+  np.testing.assert_allclose(export.predict(float_file, x), want, rtol=0,
+                             atol=1e-5)
 
 
 def test_shrunk_model_with_pixel_gather(shrunk_run, mnist):

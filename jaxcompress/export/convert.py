@@ -176,10 +176,10 @@ def _lowered_ops(eqn) -> set[str]:
 def _layer(stack: str) -> str:
   """'LeNet5/conv1/jit(sort)' -> 'conv1'; the model's own body by class."""
   parts = [p for p in stack.split('/') if p and '(' not in p]
-  if len(parts) <= 1:
-    return f'{parts[0] if parts else "model"} (the model body, outside its ' \
-           'named layers)'
-  return '/'.join(parts[1:])
+  if len(parts) > 1:
+    return '/'.join(parts[1:])
+  owner = parts[0] if parts else 'model'
+  return f'{owner} (the model body, outside its named layers)'
 
 
 def unsupported_layer_message(forward, x: np.ndarray, message: str) -> str:
@@ -189,9 +189,9 @@ def unsupported_layer_message(forward, x: np.ndarray, message: str) -> str:
   against the ops the converter's message names; the first match's Flax
   name stack gives the layer.
   """
-  first = next((line.strip() for line in message.splitlines()
-                if 'error:' in line), message.strip().splitlines()[0]
-               if message.strip() else 'unknown error')
+  lines = [line.strip() for line in message.splitlines() if line.strip()]
+  first = next((line for line in lines if 'error:' in line),
+               lines[0] if lines else 'unknown error')
   ops = _failing_ops(message)
   if ops:
     jaxpr = jax.make_jaxpr(forward)(x).jaxpr
