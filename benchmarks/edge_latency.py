@@ -19,11 +19,13 @@ machine's load falls on all rows alike. The targets of issue 15 are checked
 at the end, and for a pruned run (`--pruned`) the converter's sparsity
 encoding is set beside the dense file.
 
-  python experiments/main.py --config=experiments/configs/lenet_300_100.py --workdir=workdirs/lenet_300_100
-  python experiments/main.py --config=experiments/configs/structured_lenet_300_100.py --workdir=workdirs/structured_lenet_300_100
-  python experiments/main.py --config=experiments/configs/lenet5.py --workdir=workdirs/lenet5
-  python experiments/main.py --config=experiments/configs/structured_lenet5.py --workdir=workdirs/structured_lenet5
-  python experiments/main.py --config=experiments/configs/prune_lenet300_gradual.py:0.95 --workdir=workdirs/prune_lenet300_gradual_95
+  P='python experiments/main.py --config=experiments/configs'
+  $P/lenet_300_100.py --workdir=workdirs/lenet_300_100
+  $P/structured_lenet_300_100.py --workdir=workdirs/structured_lenet_300_100
+  $P/lenet5.py --workdir=workdirs/lenet5
+  $P/structured_lenet5.py --workdir=workdirs/structured_lenet5
+  $P/prune_lenet300_gradual.py:0.95 \
+      --workdir=workdirs/prune_lenet300_gradual_95
   python benchmarks/edge_latency.py --rounds 50 --block 10
 """
 

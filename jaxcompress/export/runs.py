@@ -7,20 +7,20 @@ for .jxq files, `deep_compression.load`, msgpack for shrunk.msgpack). The
 train loop is imported inside the functions that need it, so importing
 `jaxcompress.export` never imports it.
 
-What "the final model" of a workdir is:
+What "the final model" of a workdir is, by what the workdir holds:
 
-| workdir holds                       | kind      | float model         | int8 export              |
-|-------------------------------------|-----------|---------------------|--------------------------|
-| qat_quantized.jxq (a QAT run)       | 'qat'     | its float weights   | the integer model, on    |
-|                                     |           |                     | its own grid (`carry`)   |
-| quantized.jxq (a PTQ variant,       | 'ptq'     | float32.jxq (batch  | the integer model, on    |
-|   <sweep>/ptq/<name>)               |           | norm folded)        | its own grid             |
-| shrunk_model_kwargs in results.json | 'shrunk'  | finetune/ (the      | converter-calibrated     |
-|   (prune, shrink, fine-tune)        |           | small model)        |                          |
-| shrunk.msgpack (a structured run)   | 'shrunk'  | the small model     | converter-calibrated     |
-| model.deepcompressed                | 'deep_compression' | the decoded | converter-calibrated     |
-|                                     |           | weight-shared model |                          |
-| model.msgpack only                  | 'float'   | the run's model     | converter-calibrated     |
+  qat_quantized.jxq        'qat': float export of its float weights; int8
+                           export of its integer model on its own grid
+                           (`carry`)
+  quantized.jxq            'ptq' (a variant folder <sweep>/ptq/<name>):
+                           float32.jxq (batch norm folded); int8 as 'qat'
+  shrunk_model_kwargs in   'shrunk' (prune, shrink, fine-tune): the small
+    results.json           model of finetune/
+  shrunk.msgpack           'shrunk' (one-stage structured run): the small
+                           module, its variables from that file
+  model.deepcompressed     'deep_compression': the decoded weight-shared
+                           model
+  model.msgpack only       'float': the run's model
 
 Converter-calibrated int8 uses the first `calib_images` training images (the
 run's quantization section's, else 500), as jaxcompress's own PTQ does.
