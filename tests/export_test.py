@@ -46,33 +46,33 @@ def qat_run(tmp_path_factory):
 @pytest.fixture(scope='module')
 def ptq_run(tmp_path_factory):
   """LeNet-5 trained 150 steps, then int8 PTQ (weights and inputs)."""
-  from jaxcompress.quantization import ptq
+  from jaxcompress import pipelines
   w = str(tmp_path_factory.mktemp('ptq'))
   c = tiny_config(model='lenet5', train_subset=0, test_subset=1000,
                   batch_size=64, num_train_steps=100, steps_per_call=50,
-                  in_memory=False)
-  c.entry = 'jaxcompress.quantization.ptq:run'
+                  in_memory=False, pipeline='ptq')
   c.quantization = ml_collections.ConfigDict(dict(
-      weight_bits=8, act_bits=8, calib_images=500,
-      variants=(('w8a8', {}),)))
-  ptq.run(c, w)
+      weight_bits=8, act_bits=8, calib_images=500))
+  c.ptq = ml_collections.ConfigDict(dict(variants=(('w8a8', {}),)))
+  pipelines.run(c, w)
   return w
 
 
 @pytest.fixture(scope='module')
 def shrunk_run(tmp_path_factory):
   """LeNet-300-100 pruned (pixels and units), shrunk and fine-tuned."""
-  from jaxcompress import structured as st
-  from jaxcompress.structured import experiment
+  from jaxcompress import pipelines
+  from jaxcompress.plugins import default_section
   w = str(tmp_path_factory.mktemp('shrunk'))
-  c = tiny_config(model='lenet_300_100', num_train_steps=40)
-  c.structured = st.default_section()
+  c = tiny_config(model='lenet_300_100', num_train_steps=40,
+                  pipeline='prune_shrink_finetune')
+  c.structured = default_section('structured')
   c.structured.score = 'l2'
   c.structured.inputs = True
   c.structured.rules = (('input', 0.5), ('fc1', 0.8), ('fc2', 0.7))
   c.structured.step = 20
   c.structured.finetune_epochs = 0.625
-  experiment.prune_shrink_finetune(c, w)
+  pipelines.run(c, w)
   return w
 
 

@@ -14,10 +14,11 @@ on all of them alike.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 
 import numpy as np
+
+from jaxcompress import timing
 
 
 def interpreter(tflite: bytes, num_threads: int = 1, xnnpack: bool = True):
@@ -92,47 +93,14 @@ def time_alternating(fns: Mapping[str, Callable[[], object]],
                      rounds: int = 50, block: int = 10, warmup: int = 20,
                      prepare: Mapping[str, Callable[[], object]] | None = None
                      ) -> dict[str, float]:
-  """Median milliseconds of each zero-argument callable, timed alternately.
-
-  Each of `rounds` rounds gives every function a block of `block`
-  consecutive calls, starting from a different function each round; every
-  call is timed on its own and the median over all of them is returned.
-  Blocks keep a function's working set warm, as an app calling it again and
-  again would (one call each round would time cold caches), while the
-  rotation spreads the machine's load over all functions alike.
-
-  Args:
-    fns: name -> function to time.
-    rounds: rounds of blocks.
-    block: consecutive calls of one function per round.
-    warmup: untimed calls of each function first.
-    prepare: name -> an untimed call made before each of that function's
-      blocks (e.g. setting PyTorch's thread count).
+  """Median milliseconds of each zero-argument callable, timed alternately
+  in blocks (`jaxcompress.timing.interleaved`).
 
   Raises:
     ValueError: if `rounds` or `block` < 1 or there is nothing to time.
   """
-  if rounds < 1 or block < 1 or not fns:
-    raise ValueError('need rounds >= 1, block >= 1 and a function to time')
-  prepare = prepare or {}
-  names = list(fns)
-  for name in names:
-    if name in prepare:
-      prepare[name]()
-    for _ in range(warmup):
-      fns[name]()
-  times = {n: [] for n in names}
-  for r in range(rounds):
-    for k in range(len(names)):
-      name = names[(r + k) % len(names)]
-      if name in prepare:
-        prepare[name]()
-      fn, out = fns[name], times[name]
-      for _ in range(block):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-  return {n: 1e3 * float(np.median(t)) for n, t in times.items()}
+  return timing.ms(timing.interleaved(fns, rounds, warmup=warmup,
+                                      block=block, prepare=prepare))
 
 
 def latency_ms(tflite: bytes, x: np.ndarray, num_threads: int = 1,

@@ -1,11 +1,10 @@
 """A finished run's workdir -> its final model, exported and measured.
 
 The one module of `jaxcompress.export` that reads workdirs: everything a run
-leaves there is read through `jaxcompress.train.load_run` (results.json and
-model.msgpack) and the library's own file readers (`quantization.storage`
-for .jxq files, `deep_compression.load`, msgpack for shrunk.msgpack). The
-train loop is imported inside the functions that need it, so importing
-`jaxcompress.export` never imports it.
+leaves there is read through `jaxcompress.saved_runs.load_run` (results.json
+and model.msgpack) and the library's own file readers (`quantization.storage`
+for .jxq files, `deep_compression.load`, msgpack for shrunk.msgpack); it
+never imports the train loop.
 
 What "the final model" of a workdir is, by what the workdir holds:
 
@@ -39,6 +38,7 @@ import flax.serialization
 import numpy as np
 
 from jaxcompress import data as data_lib
+from jaxcompress import saved_runs
 from jaxcompress.export import carry, convert, litert
 from jaxcompress.quantization.integer import IntegerModel
 
@@ -95,7 +95,6 @@ def load(workdir: str) -> Run:
     ValueError: a workdir that holds no finished run, or a quantization
       sweep (name one of its variants instead; they are listed).
   """
-  from jaxcompress import train
   if not os.path.isdir(workdir):
     raise ValueError(f'No such workdir {workdir!r}')
   from jaxcompress.quantization import storage
@@ -103,25 +102,24 @@ def load(workdir: str) -> Run:
   config = results.get('config', {})
   join = lambda name: os.path.join(workdir, name)
   if os.path.exists(join('qat_quantized.jxq')):
-    model, variables, results = train.load_run(workdir)
+    model, variables, results = saved_runs.load_run(workdir)
     return Run(workdir, 'qat', model, variables,
                storage.load(join('qat_quantized.jxq')), results, config)
   if os.path.exists(join('quantized.jxq')):
     im = storage.load(join('quantized.jxq'))
     variables = storage.load_float(join('float32.jxq'))
     return Run(workdir, 'ptq', im.model, variables, im, results, config)
-  if results and 'config' not in results and ('ptq' in results
-                                              or 'qat' in results):
+  if results and 'ptq' in results and 'qat' in results:
     raise ValueError(
         f'{workdir!r} holds a quantization sweep, not one model; export one '
         f'of its variants: {_variants(workdir)}')
   if 'shrunk_model_kwargs' in results:
-    model, variables, fine = train.load_run(join('finetune'))
+    model, variables, fine = saved_runs.load_run(join('finetune'))
     return Run(workdir, 'shrunk', model, variables, None, results,
                fine.get('config', config))
   if os.path.exists(join('shrunk.msgpack')):
     return _shrunk_from_masked(workdir)
-  model, variables, results = train.load_run(workdir)
+  model, variables, results = saved_runs.load_run(workdir)
   if os.path.exists(join('model.deepcompressed')):
     from jaxcompress import deep_compression
     params = deep_compression.load(join('model.deepcompressed'),
@@ -133,14 +131,15 @@ def load(workdir: str) -> Run:
 
 def _shrunk_from_masked(workdir: str) -> Run:
   """The small module of a one-stage structured run, with shrunk.msgpack."""
-  from jaxcompress import train
   from jaxcompress.structured import graph as graph_lib
   from jaxcompress.structured import removal
-  model, variables, results = train.load_run(workdir)
+  model, variables, results = saved_runs.load_run(workdir)
   config = results.get('config', {})
   inputs = bool((config.get('structured') or {}).get('inputs', False))
-  graph = graph_lib.trace_groups(model, variables, inputs=inputs)
-  small, template = removal.shrink(model, variables, graph=graph)
+  shape = tuple(results['input_shape'])
+  graph = graph_lib.trace_groups(model, variables, shape, inputs=inputs)
+  small, template = removal.shrink(model, variables, graph=graph,
+                                   input_shape=shape)
   with open(os.path.join(workdir, 'shrunk.msgpack'), 'rb') as f:
     small_vars = flax.serialization.from_bytes(template, f.read())
   return Run(workdir, 'shrunk', small, small_vars, None, results, config)
