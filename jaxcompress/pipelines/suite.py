@@ -87,6 +87,8 @@ def run_rows(rows: Sequence[Row], seeds: Sequence[int], root: str, *,
     common: overrides applied to every row before its own.
     run: False only reads finished runs (missing ones are skipped).
 
+  Each results dict also names its run's `workdir` (not written to disk).
+
   Raises:
     ValueError: duplicate row names, or a finished run of another config.
   """
@@ -107,7 +109,7 @@ def run_rows(rows: Sequence[Row], seeds: Sequence[int], root: str, *,
         results = finished_results(config, where)
       else:
         continue
-      out[row.name].append(results)
+      out[row.name].append(dict(results, workdir=where))
   return out
 
 

@@ -22,6 +22,9 @@ from absl import logging
 
 from jaxcompress import files, metrics
 
+# What `tree_digest` hashes (bumped when that changes).
+DIGEST_FORMAT = 'addressable-shards-sha256-1'
+
 
 class RunError(RuntimeError):
   """A run that cannot go on (diverged, no usable checkpoint, locked)."""
@@ -85,8 +88,16 @@ class Checkpoints:
                         'digests.json' if i == 0 else f'digests.{i}.json')
 
   def _digests(self) -> dict:
+    """{step: digest} recorded with this version's digest; digests of
+    another format (or none) cannot verify, so they are left out."""
     path = self._digests_path()
-    return files.read_json(path) if os.path.exists(path) else {}
+    got = files.read_json(path) if os.path.exists(path) else {}
+    if got.get('format') != DIGEST_FORMAT:
+      if got:
+        logging.warning('%s: digests of another format, checkpoints there '
+                        'are checked for finite parameters only', path)
+      return {}
+    return got.get('steps', {})
 
   def save(self, step: int, state) -> None:
     """Checkpoints `state` and records the digest of its arrays."""
@@ -97,8 +108,9 @@ class Checkpoints:
     mngr.wait_until_finished()
     keep = {str(s) for s in mngr.all_steps()}
     # Every process records the digest of its own shards.
-    files.write_json(self._digests_path(),
-                     {k: v for k, v in digests.items() if k in keep})
+    files.write_json(self._digests_path(), {
+        'format': DIGEST_FORMAT,
+        'steps': {k: v for k, v in digests.items() if k in keep}})
 
   def restore(self, state, *, final: bool = False):
     """The latest verified checkpoint, or `state` if there is none.
