@@ -76,9 +76,8 @@ def test_gradients_equal_inside_scan(shape, attrs):
 
   # Inside the loop nn.Conv's gradients run XLA's naive convolution loops,
   # which sum in another order than a library kernel: entries that cancel
-  # (0.07 out of terms of size 10) differ in float32 rounding (on conv2's
-  # kernel gradient ours is the closer to a float64 evaluation: 1.2e-5
-  # against 3.1e-5). They agree to 1e-5 of each gradient's largest entry.
+  # (0.07 out of terms of size 10) differ in float32 rounding. They agree
+  # to 1e-5 of each gradient's largest entry.
   for got, want in zip(jax.tree.leaves(scanned(ours)),
                        jax.tree.leaves(scanned(ref))):
     assert np.max(np.abs(got - want)) <= 1e-5 * np.max(np.abs(want))
