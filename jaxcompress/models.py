@@ -108,13 +108,13 @@ class ResidualBlock(nn.Module):
   def __call__(self, x, train: bool = False):
     norm = functools.partial(nn.BatchNorm, use_running_average=not train)
     y = layers.Conv(self.features, (3, 3), self.strides, use_bias=False,
-                name='conv1')(x)
+                    name='conv1')(x)
     y = nn.relu(norm(name='bn1')(y))
     y = layers.Conv(self.features, (3, 3), use_bias=False, name='conv2')(y)
     y = norm(name='bn2')(y)
     if x.shape[-1] != self.features or self.strides != 1:
       x = layers.Conv(self.features, (1, 1), self.strides, use_bias=False,
-                  name='proj_conv')(x)
+                      name='proj_conv')(x)
       x = norm(name='proj_bn')(x)
     return nn.relu(x + y)
 
@@ -132,7 +132,7 @@ class ResNetSmall(nn.Module):
   @nn.compact
   def __call__(self, x, train: bool = False):
     x = layers.Conv(self.stage_features[0], (3, 3), use_bias=False,
-                name='stem_conv')(x)
+                    name='stem_conv')(x)
     x = nn.BatchNorm(use_running_average=not train, name='stem_bn')(x)
     x = nn.relu(x)
     for i, width in enumerate(self.stage_features, start=1):
