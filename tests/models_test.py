@@ -1,4 +1,3 @@
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -83,8 +82,3 @@ def test_unknown_model_raises():
   with pytest.raises(ValueError, match="Unknown model 'lenet7'"):
     models.get_model('lenet7')
 
-
-def test_max_pool_2x2_matches_flax_max_pool():
-  x = jax.random.normal(jax.random.key(0), (2, 8, 6, 3))
-  np.testing.assert_array_equal(models.max_pool_2x2(x),
-                                nn.max_pool(x, (2, 2), (2, 2)))
