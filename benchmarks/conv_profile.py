@@ -92,10 +92,10 @@ def _train_chunk():
   model = models.get_model(config.model)
   variables = model.init(jax.random.key(0), ds.train_images[:1])
   tx = optim.make_optimizer(config, 1000)
-  state = train.create_train_state(config, model, variables, tx)
+  state = train.create_train_state(variables, tx)
   sharding = jax.sharding.NamedSharding(train.data_mesh(),
                                         jax.sharding.PartitionSpec('data'))
-  step = train.make_train_step(model, tx, [], config, sharding)
+  step = train.make_train_step(model, tx, [], sharding, seed=config.seed)
   return train.make_train_chunk(step, FLAGS.steps, FLAGS.steps,
                                 config.batch_size, 0), (state, arrays)
 

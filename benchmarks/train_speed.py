@@ -23,7 +23,6 @@ structured_resnet_dense).
 
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..'))
@@ -35,7 +34,7 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 from configs import lenet5, lenet_300_100, structured_resnet_dense  # noqa: E402
 
-from jaxcompress import data, models, optim, train  # noqa: E402
+from jaxcompress import data, models, optim, timing, train  # noqa: E402
 
 CONFIGS = {'lenet_300_100': lenet_300_100, 'lenet5': lenet5,
            'resnet_small': structured_resnet_dense}
@@ -51,10 +50,10 @@ def jax_setup(config, ds):
   variables = model.init(jax.random.key(0), ds.train_images[:1])
   spe = len(ds.train_labels) // config.batch_size
   tx = optim.make_optimizer(config, spe * 100)
-  state = train.create_train_state(config, model, variables, tx)
+  state = train.create_train_state(variables, tx)
   mesh = train.data_mesh()
   sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('data'))
-  step = train.make_train_step(model, tx, [], config, sharding)
+  step = train.make_train_step(model, tx, [], sharding, seed=config.seed)
   return state, step, spe
 
 
@@ -160,15 +159,8 @@ def bench(name, ds):
              'pytorch 1 thread': torch_runner(config, ds, steps, 1),
              'pytorch 2 threads': torch_runner(config, ds, steps, 2)}
   runners = {k: v for k, v in runners.items() if v is not None}
-  for run in runners.values():
-    run()  # compile and warm up
-  times = {k: [] for k in runners}
-  for _ in range(FLAGS.repeats):
-    for k, run in runners.items():
-      t0 = time.perf_counter()
-      run()
-      times[k].append(time.perf_counter() - t0)
-  return config, steps, {k: steps / float(np.median(t)) for k, t in times.items()}
+  seconds = timing.interleaved(runners, FLAGS.repeats, warmup=1)
+  return config, steps, {k: steps / t for k, t in seconds.items()}
 
 
 def main(_):
