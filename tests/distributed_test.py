@@ -24,7 +24,7 @@ from conftest import REPO
 from jaxcompress import files
 from jaxcompress.rules import named_leaves
 
-CONFIGS = os.path.join(REPO, 'tests', 'multiprocess', 'configs.py')
+CONFIGS = os.path.join(REPO, 'tests', 'multiprocess', 'mp_configs.py')
 
 
 def _env(devices):

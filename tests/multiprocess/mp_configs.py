@@ -1,7 +1,7 @@
 """Tiny configs for the multi-process tests (a config file for main.py).
 
-  --config=tests/multiprocess/configs.py:gmp
-  --config=tests/multiprocess/configs.py:qat_distill,<teacher workdir>
+  --config=tests/multiprocess/mp_configs.py:gmp
+  --config=tests/multiprocess/mp_configs.py:qat_distill,<teacher workdir>
 """
 
 import os
