@@ -4,11 +4,15 @@ import hypothesis
 import hypothesis.extra.numpy as hnp
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
+import optax
 import pytest
+from conftest import tiny_config
 from hypothesis import strategies as st
 
 from jaxcompress import pruning
+from jaxcompress.plugins import parse_config
 from jaxcompress.pruning import masks as masks_lib
 from jaxcompress.pruning import schedules
 
@@ -166,6 +170,64 @@ def test_schedules_hand_computed():
   it = schedules.Iterative([5, 9], [0.5, 1.0])
   assert [bool(it(jnp.int32(t))[0]) for t in (4, 5, 9)] == [False, True, True]
   assert float(it(jnp.int32(5))[1]) == 0.5
+
+
+def _zhu_gupta(t, t0, dt, n, s_i, s_f):
+  """Zhu & Gupta 2017, eq. 1: s_t = s_f + (s_i - s_f) (1 - (t - t0) / (n dt))^3
+  for t0 <= t <= t0 + n dt (written out here, independently of the library)."""
+  return s_f + (s_i - s_f) * (1.0 - (t - t0) / (n * dt)) ** 3
+
+
+@pytest.mark.parametrize('s_i', [0.0, 0.2])
+def test_default_polynomial_schedule_is_zhu_gupta_cubic(s_i):
+  s_f, t0, dt, n = 0.8, 10, 5, 4
+  # No power given: the default must be Zhu & Gupta's cubic.
+  poly = schedules.Polynomial(begin=t0, end=t0 + n * dt, every=dt,
+                              initial_fraction=s_i / s_f)
+  f = jax.jit(poly)
+  for k in range(n + 1):
+    t = t0 + k * dt
+    update, frac = f(jnp.int32(t))
+    assert bool(update), t
+    assert float(frac) * s_f == pytest.approx(
+        _zhu_gupta(t, t0, dt, n, s_i, s_f), abs=1e-6), t
+  # By hand at the first step after t0 (s_i = 0): 0.8 (1 - 0.75^3) = 0.4625;
+  # a square (power 2) would give 0.35.
+  if s_i == 0.0:
+    assert float(f(jnp.int32(t0 + dt))[1]) * s_f == pytest.approx(0.4625)
+
+
+def test_default_polynomial_schedule_through_the_config_section():
+  # A pruning section that names no power: the section's default.
+  c = tiny_config()
+  c.pruning = ml_collections.ConfigDict(dict(
+      sparsity=0.9, schedule='polynomial', begin=0, end=40, every=10))
+  section = parse_config(c).sections['pruning']
+  f = jax.jit(section.make_schedule(1))
+  for t in (0, 10, 20, 30, 40):
+    assert float(f(jnp.int32(t))[1]) * 0.9 == pytest.approx(
+        _zhu_gupta(t, 0, 10, 4, 0.0, 0.9), abs=1e-6), t
+
+
+def test_default_polynomial_schedule_prunes_zhu_gupta_counts():
+  w = jax.random.normal(jax.random.key(0), (50, 20))   # 1,000 weights
+  params = {'w': w}
+  specs = pruning.layer_specs(params, 0.75)
+  tx = pruning.prune(specs, schedule=schedules.Polynomial(begin=2, end=10,
+                                                          every=2))
+  state = tx.init(params)
+  step = jax.jit(tx.update)
+  pruned = []
+  for _ in range(12):
+    u, state = step(jax.tree.map(jnp.zeros_like, params), state, params)
+    params = optax.apply_updates(params, u)
+    pruned.append(int(np.sum(np.asarray(params['w']) == 0)))
+  # round(1000 s_t) at t = 2, 4, ..., 10 from Zhu & Gupta's formula:
+  # 0, 433.6, 656.25, 738.3, 750; masks hold between updates.
+  expected = [round(1000 * _zhu_gupta(t, 2, 2, 4, 0.0, 0.75))
+              for t in (2, 4, 6, 8, 10)]
+  assert expected == [0, 434, 656, 738, 750]
+  assert pruned == [0, 0, 0, 0, 434, 434, 656, 656, 738, 738, 750, 750]
 
 
 def test_schedule_that_ends_before_it_begins_raises():
