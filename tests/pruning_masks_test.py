@@ -100,7 +100,8 @@ def test_masking_is_idempotent(w, sparsity):
   # same sparsity gives the same weights.
   np.testing.assert_array_equal(pruning.apply_masks(w1, masks1)['w'],
                                 w1['w'])
-  masks2 = pruning.compute_masks(specs, score.compute((), w1, w1, None), w1, masks1, 1.0)
+  masks2 = pruning.compute_masks(specs, score.compute((), w1, w1, None), w1,
+                                 masks1, 1.0)
   np.testing.assert_array_equal(pruning.apply_masks(w1, masks2)['w'],
                                 w1['w'])
   assert int(masks1['w'].sum()) == w.size - round(sparsity * w.size)
@@ -163,7 +164,8 @@ def test_nm_spec_that_does_not_fit_raises():
 def test_schedules_hand_computed():
   poly = schedules.Polynomial(begin=10, end=30, every=10, power=3)
   f = jax.jit(poly)
-  for t, upd, frac in [(0, False, 0.0), (10, True, 0.0), (15, False, 1 - 0.75 ** 3),
+  for t, upd, frac in [(0, False, 0.0), (10, True, 0.0),
+                       (15, False, 1 - 0.75 ** 3),
                        (20, True, 0.875), (30, True, 1.0), (40, False, 1.0)]:
     u, fr = f(jnp.int32(t))
     assert bool(u) == upd and float(fr) == pytest.approx(frac), t

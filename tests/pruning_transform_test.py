@@ -159,6 +159,27 @@ def test_saliency_hand_computed():
   np.testing.assert_allclose(s['w'], [[2., 2.], [3., 4.5]])
 
 
+def test_movement_pruning_keeps_weights_moving_away_from_zero():
+  params = {'w': jnp.array([[1., -1.], [0.5, 2.]])}
+  specs = pruning.layer_specs(params, 0.5)
+  tx = pruning.prune(specs, pruning.movement(), schedules.OneShot(1))
+  grads = [{'w': jnp.array([[-0.5, -0.5], [1., 0.]])},
+           {'w': jnp.array([[-1., 1.], [3., 0.1]])}]
+  zeros = jax.tree.map(jnp.zeros_like, params)
+  update = jax.jit(tx.update)
+  state = tx.init(params)
+  for g in grads:                    # weights held still: no updates
+    _, state = update(zeros, state, params, grads=g)
+  # Sanh et al. 2020: S = -sum_t g_t w_t = -([[-1.5, .5], [4, .1]] * w)
+  #   = [[1.5, 0.5], [-2, -0.2]]: the two top rows are kept, though
+  # magnitude would keep 2 and one of +-1.
+  ps = pruning.find_state(state)
+  np.testing.assert_allclose(ps.score_state['w'], [[1.5, 0.5], [-2., -0.2]])
+  np.testing.assert_array_equal(ps.masks['w'], [[1, 1], [0, 0]])
+  with pytest.raises(ValueError, match='raw gradients'):
+    tx.update(zeros, tx.init(params), params)
+
+
 def test_nm_masks_in_training():
   params = {'k': jax.random.normal(jax.random.key(1), (8, 3))}
   specs = pruning.layer_specs(params, 0.0, mask_type='nm', nm=(2, 4),
@@ -179,7 +200,8 @@ def test_projection_constraint_holds_every_step():
     for name, n in (('fc1', 128), ('fc2', 32)):
       k = n - round(0.8 * n)
       assert np.count_nonzero(p[name]['kernel']) <= k
-    masks_seen.append(np.asarray(pruning.find_state(state).masks['fc1']['kernel']))
+    masks_seen.append(
+        np.asarray(pruning.find_state(state).masks['fc1']['kernel']))
     assert int(pruning.find_state(state).max_kept['fc1']['kernel']) == 128 - 102
   # IHT lets weights come back: the support changes over steps.
   assert any((a != b).any() for a, b in zip(masks_seen, masks_seen[1:]))

@@ -186,7 +186,7 @@ def test_error_at_most_half_step_inside_range(x, spec):
 
 @settings(max_examples=40, deadline=None)
 @given(x=_arrays, spec=_specs)
-def test_idempotent(x, spec):
+def test_fake_quant_is_idempotent(x, spec):
   scale, zp = _grid(x, spec)
   once = _fq(jnp.asarray(x), scale, zp, spec)
   twice = _fq(once, scale, zp, spec)

@@ -1,4 +1,4 @@
-"""Coupling tracer and physical removal: the shrunk model equals the masked one."""
+"""Coupling tracer and physical removal: shrunk model equals masked model."""
 
 import flax.linen as nn
 import jax
@@ -141,7 +141,8 @@ class _FixedWidth(nn.Module):
 
   @nn.compact
   def __call__(self, x, train=False):
-    x = nn.relu(nn.Dense(self.features, name='fc1')(x.reshape((x.shape[0], -1))))
+    x = x.reshape((x.shape[0], -1))
+    x = nn.relu(nn.Dense(self.features, name='fc1')(x))
     x = nn.relu(nn.Dense(8, name='fc2')(x))
     return nn.Dense(10, name='fc3')(x)
 
@@ -201,7 +202,8 @@ def test_input_pixels_of_convnets_are_blocked_with_a_reason(name):
   model = models.get_model(name)
   variables = _shapes(model)
   graph = graph_lib.trace_groups(model, variables, inputs=True)
-  assert graph['input'].blocked == 'the input is not flattened into a Dense layer'
+  assert graph['input'].blocked == ('the input is not flattened into a '
+                                    'Dense layer')
   with pytest.raises(ValueError, match="'input' cannot be pruned: the input "
                      'is not flattened'):
     shrink_lib.shrink(model, variables, {'input': np.arange(100)}, graph)
