@@ -105,6 +105,35 @@ def test_han_std_rule_hand_computed():
                                 np.abs(new['w']) >= np.std(alive))
 
 
+def test_han_std_rule_keeps_a_lone_survivor():
+  # One weight left: the std of the survivors is 0 (mean = that weight), so
+  # any quality keeps it; dividing by anything but the count would not.
+  params = {'w': jnp.array([[0.8, -2.0], [0.3, 1.0]])}
+  masks = {'w': np.array([[True, False], [False, False]])}
+  specs = pruning.layer_specs(params, 3.0, 'std')
+  tx = pruning.prune(specs, schedule=schedules.Iterative([0]),
+                     initial_masks=masks)
+  upd, state = jax.jit(tx.update)({'w': jnp.zeros((2, 2))},
+                                  tx.init(params), params)
+  np.testing.assert_array_equal(state.masks['w'], masks['w'])
+  np.testing.assert_array_equal(optax.apply_updates(params, upd)['w'],
+                                np.float32([[0.8, 0.0], [0.0, 0.0]]))
+
+
+def test_plain_score_function_and_bad_score():
+  # A plain (params, new_params, key) -> scores function is a score.
+  params = {'w': jnp.array([[1., 2.], [3., 4.]])}
+  specs = pruning.layer_specs(params, 0.5)
+  smallest = lambda p, new, key: jax.tree.map(lambda w: -jnp.abs(w), new)
+  tx = pruning.prune(specs, smallest)
+  upd, _ = jax.jit(tx.update)({'w': jnp.zeros((2, 2))}, tx.init(params),
+                              params)
+  np.testing.assert_array_equal(optax.apply_updates(params, upd)['w'],
+                                [[1., 2.], [0., 0.]])
+  with pytest.raises(ValueError, match='must be a Score or a function'):
+    pruning.prune(specs, 3)
+
+
 def test_gradual_schedule_compiles_once():
   params = _params()
   specs = pruning.layer_specs(params, 0.9, 'global')
@@ -157,6 +186,14 @@ def test_saliency_hand_computed():
   score = pruning.saliency(loss, images, labels, batch_size=1, num_batches=2)
   s = jax.jit(lambda p: score.compute((), p, p, None))(params)
   np.testing.assert_allclose(s['w'], [[2., 2.], [3., 4.5]])
+  # Defaults: one batch of 100 examples (here all ones, so grad = 100).
+  ones = np.ones((150, 2, 2), np.float32)
+  for score in (pruning.saliency(loss, ones, np.zeros(150, np.int32)),
+                pruning.snip(loss, ones, np.zeros(150, np.int32))):
+    s = jax.jit(lambda p: score.compute((), p, p, None))(params)
+    np.testing.assert_allclose(s['w'], 100 * np.abs(params['w']))
+  with pytest.raises(ValueError, match='asks for 200 examples'):
+    pruning.saliency(loss, ones, np.zeros(150, np.int32), num_batches=2)
 
 
 def test_movement_pruning_keeps_weights_moving_away_from_zero():

@@ -40,6 +40,16 @@ def test_percentile_clips_outlier():
   assert hi_mm.item() == 100.0
 
 
+def test_percentile_range_is_50_exclusive_to_100_inclusive():
+  x = jnp.linspace(-1, 3, 101)
+  spec = QuantSpec(bits=8)
+  lo, hi = calibration.compute_range(x, spec, 'percentile', percentile=100.0)
+  assert (lo.item(), hi.item()) == (-1.0, 3.0)     # 100: the min-max range
+  for bad in (50.0, 49.0, 100.5):
+    with pytest.raises(ValueError, match=r'percentile must be in \(50, 100\]'):
+      calibration.compute_range(x, spec, 'percentile', percentile=bad)
+
+
 def test_percentile_per_channel():
   x = jnp.stack([jnp.linspace(0, 1, 101), jnp.linspace(0, 10, 101)], axis=1)
   lo, hi = calibration.compute_range(x, QuantSpec(8, axis=1), 'percentile',

