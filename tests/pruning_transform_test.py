@@ -310,6 +310,11 @@ def test_penalties_hand_computed():
   assert float(jax.jit(gl)(params)) == pytest.approx(np.sqrt(2) * 6)
   assert np.all(np.isfinite(jax.grad(gl)({'fc': {
       'kernel': jnp.zeros((2, 2)), 'bias': jnp.zeros(2)}})['fc']['kernel']))
+  # (3 in, 2 out): column norms |(3, 4, 0)| = 5 and |(0, -1, 0)| = 1, each
+  # weighted by sqrt(3).
+  tall = {'fc': {'kernel': jnp.array([[3., 0.], [4., -1.], [0., 0.]])}}
+  gl = pruning.group_lasso_penalty(pruning.layer_specs(tall, 0.5), 1.0)
+  assert float(gl(tall)) == pytest.approx(np.sqrt(3) * 6)
 
 
 def test_summary_hand_computed():

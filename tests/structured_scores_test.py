@@ -131,6 +131,9 @@ def test_group_targets_and_errors():
     st.group_targets(g, 0.0, [('fc3', 0.5)])
   with pytest.raises(ValueError, match='match no parameter'):
     st.group_targets(g, 0.5, [('conv9', 0.5)])
+  for bad in (-0.5, 1.5):
+    with pytest.raises(ValueError, match=r'outside \[0, 1\]'):
+      st.group_targets(g, bad)
 
 
 def test_mask_transform_is_exact_after_apply_updates():

@@ -111,6 +111,41 @@ def test_kept_units_reads_zeros():
   assert tuple(small.features) == (10, 30)
 
 
+def test_mask_variables_zeroes_removed_units_and_keeps_the_rest():
+  m = models.get_model('mlp_30_30')
+  v = _init(m)
+  g = graph_lib.trace_groups(m, v)
+  keep = {'fc1': np.arange(30) % 3 == 0}
+  masked = shrink_lib.mask_variables(g, v, keep)['params']
+  p = v['params']
+  # fc1's output columns and bias entries, fc2's input rows: kept as they
+  # were, removed ones zero; fc3 is untouched.
+  np.testing.assert_array_equal(masked['fc1']['kernel'],
+                                np.where(keep['fc1'], p['fc1']['kernel'], 0))
+  np.testing.assert_array_equal(masked['fc1']['bias'],
+                                np.where(keep['fc1'], p['fc1']['bias'], 0))
+  np.testing.assert_array_equal(
+      masked['fc2']['kernel'],
+      np.where(keep['fc1'][:, None], p['fc2']['kernel'], 0))
+  np.testing.assert_array_equal(masked['fc3']['kernel'], p['fc3']['kernel'])
+
+
+def test_member_tiling_by_hand():
+  # An axis of outer 2 x size 3 x inner 2 = 12 entries; entry i belongs to
+  # channel (i // 2) % 3.
+  m = graph_lib.Member('params/fc/kernel', 0, inner=2, outer=2,
+                       role='consumer')
+  assert m.layer == 'fc'
+  np.testing.assert_array_equal(m.indices(np.array([0, 2]), 3),
+                                [0, 1, 4, 5, 6, 7, 10, 11])
+  e = m.expand(jnp.array([1., 2., 3.]), 2)
+  assert e.shape == (12, 1)
+  np.testing.assert_array_equal(e[:, 0], [1, 1, 2, 2, 3, 3] * 2)
+  np.testing.assert_array_equal(m.fold(jnp.arange(12.)),
+                                [0 + 1 + 6 + 7, 2 + 3 + 8 + 9,
+                                 4 + 5 + 10 + 11])
+
+
 def test_error_when_a_rule_removes_a_whole_layer():
   m = models.get_model('lenet_300_100')
   v = _shapes(m)

@@ -23,6 +23,6 @@ EQUIVALENT: list[dict[str, str]] = [
     dict(file='jaxcompress/structured/graph.py',
          old='size = values.shape[0] // (self.inner * self.outer)',
          new='size = values.shape[ -1] // (self.inner * self.outer)',
-         why='`Member.fold` takes a vector (its contract), where shape[0] is '
-         'shape[-1]; nothing in the package calls it.'),
+         why='`Member.fold` sums a vector (its contract): for a 1-D array '
+         'shape[0] is shape[-1].'),
 ]
