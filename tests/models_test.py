@@ -89,6 +89,14 @@ def test_layer_macs_by_hand_are_integer_counts():
   assert all(type(dense) is int for dense, _ in macs.values())
 
 
+def test_latency_default_batch_sizes():
+  m, v = _init('mlp_64')
+  lat = metrics.latency_ms(m.apply, v, np.zeros((1024, 28, 28, 1),
+                                                np.float32), repeats=1)
+  assert set(lat) == {'batch_1', 'batch_1024'}
+  assert all(ms > 0 for ms in lat.values())
+
+
 def test_unknown_model_raises():
   with pytest.raises(ValueError, match="Unknown model 'lenet7'"):
     models.get_model('lenet7')

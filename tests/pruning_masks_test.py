@@ -147,6 +147,12 @@ def test_bad_sparsity_raises(bad):
     pruning.layer_specs(PARAMS, 0.5, rules=[('fc1', bad)])
 
 
+def test_negative_std_quality_raises():
+  with pytest.raises(ValueError, match='quality must be >= 0'):
+    pruning.layer_specs(PARAMS, -0.5, 'std')
+  assert pruning.layer_specs(PARAMS, 0.0, 'std')['fc1']['kernel'].quality == 0
+
+
 def test_unused_rule_raises():
   with pytest.raises(ValueError, match='match no parameter'):
     pruning.layer_specs(PARAMS, 0.5, rules=[('conv9', 0.5)])
@@ -230,6 +236,15 @@ def test_default_polynomial_schedule_prunes_zhu_gupta_counts():
               for t in (2, 4, 6, 8, 10)]
   assert expected == [0, 434, 656, 738, 750]
   assert pruned == [0, 0, 0, 0, 434, 434, 656, 656, 738, 738, 750, 750]
+
+
+def test_last_update_of_each_schedule():
+  # The step after which masks reach their full target (None: never).
+  assert schedules.OneShot(3).last_update == 3
+  assert schedules.Iterative([5, 9, 20]).last_update == 20
+  assert schedules.Polynomial(begin=10, end=30).last_update == 30
+  assert schedules.EveryStep().last_update == 0
+  assert schedules.Never().last_update is None
 
 
 def test_schedule_that_ends_before_it_begins_raises():

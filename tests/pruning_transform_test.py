@@ -275,6 +275,11 @@ def test_specs_from_other_params_raise():
   tx = pruning.prune(pruning.layer_specs({'w': jnp.ones((4, 4))}, 0.5))
   with pytest.raises(ValueError, match='spec tree'):
     tx.init(_params())
+  # 2:4 specs made for 8 rows do not fit a parameter of 6 rows.
+  nm = pruning.layer_specs({'k': jnp.ones((8, 3))}, 0.0, mask_type='nm',
+                           nm=(2, 4), nm_axis=0)
+  with pytest.raises(ValueError, match='M=4 does not divide axis 0'):
+    pruning.prune(nm).init({'k': jnp.ones((6, 3))})
 
 
 def test_linen_variables_and_nnx_state():

@@ -1,5 +1,7 @@
 """Coupling tracer and physical removal: shrunk model equals masked model."""
 
+import dataclasses
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -78,6 +80,12 @@ def test_groups_of_lenet5_and_resnet():
   g = graph_lib.trace_groups(m, _shapes(m))
   assert [x.name for x in g.prunable] == ['conv1', 'conv2', 'fc1']
   conv2 = g['conv2']
+  # Groups and members are immutable values (hashable, safe to share).
+  with pytest.raises(dataclasses.FrozenInstanceError):
+    conv2.size = 3
+  with pytest.raises(dataclasses.FrozenInstanceError):
+    conv2.members[0].axis = 0
+  assert hash(conv2) == hash(graph_lib.trace_groups(m, _shapes(m))['conv2'])
   fc1_rows = [x for x in conv2.members if x.path == 'params/fc1/kernel'][0]
   # Flatten of (4, 4, 50) NHWC: row i belongs to channel i % 50.
   assert (fc1_rows.axis, fc1_rows.inner, fc1_rows.outer) == (0, 1, 16)

@@ -11,6 +11,11 @@ EQUIVALENT: list[dict[str, str]] = [
          new='qparams: Mapping[str, tuple[Any, Any]] & None = None',
          why='a type annotation; with `from __future__ import annotations` '
          'it is never evaluated.'),
+    dict(file='jaxcompress/quantization/storage.py',
+         old='model_kwargs: dict | None = None) -> int:',
+         new='model_kwargs: dict & None = None) -> int:',
+         why='a type annotation; with `from __future__ import annotations` '
+         'it is never evaluated.'),
     dict(file='jaxcompress/quantization/qat.py',
          old='return qz.lsq_fake_quant(w, jnp.abs(step) + 1e-12, spec)',
          new='return qz.lsq_fake_quant(w, jnp.abs(step) - 1e-12, spec)',
