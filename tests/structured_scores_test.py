@@ -88,6 +88,41 @@ def test_activation_stats_by_hand():
   np.testing.assert_allclose(apoz_score['fc1'], [-0., -1., -0.5])
 
 
+def test_activation_stats_with_batch_statistics_by_hand():
+  gb = _graph(TinyBN(), (2, 2, 1))
+  # conv = (x, -x); x: image 0 pixels (1, 3, 1, 3), image 1 (5, 7, 5, 7).
+  x = jnp.array([1., 3., 1., 3., 5., 7., 5., 7.]).reshape(2, 2, 2, 1)
+  v = {'params': {'conv': {'kernel': jnp.array([[[[1., -1.]]]])},
+                  'bn': {'scale': jnp.ones(2), 'bias': jnp.zeros(2)},
+                  'head': {'kernel': jnp.ones((2, 1)), 'bias': jnp.zeros(1)}},
+       'batch_stats': {'bn': {'mean': jnp.full(2, 5.), 'var': jnp.full(2, 4.)}}}
+  # Batch statistics: mean +-4, var 5 -> relu((x - 4) / sqrt(5)) averaged
+  # over pixels: image 0: 0, image 1: 2 / sqrt(5); channel 1 mirrored.
+  stats = st.activation_stats(TinyBN(), v, gb, x, use_batch_stats=True)
+  r = 1 / np.sqrt(5 + 1e-5)
+  np.testing.assert_allclose(stats['conv']['mean'], [r, r], rtol=1e-5)
+  np.testing.assert_allclose(stats['conv']['apoz'], [0.5, 0.5])
+  # Running statistics (mean 5, var 4): relu((x - 5) / 2): 0 and 0.5 for
+  # channel 0; channel 1 is all zero.
+  stats = st.activation_stats(TinyBN(), v, gb, x)
+  np.testing.assert_allclose(stats['conv']['mean'], [0.25, 0.], atol=1e-5)
+
+
+def test_apply_unit_masks_keeps_entries_of_kept_units_only():
+  g = _graph()
+  p = _tiny_params()
+  masks = {'fc1': jnp.array([True, False, True]),
+           'fc2': jnp.array([False, True])}
+  out = jax.jit(lambda p: st.apply_unit_masks(g, p, masks))(p)
+  np.testing.assert_array_equal(out['fc1']['kernel'],
+                                [[1., 0., 0.5], [1., 0., -0.5]])
+  # fc2's entry (i, j) survives only if fc1 unit i and fc2 unit j both do.
+  np.testing.assert_array_equal(out['fc2']['kernel'],
+                                [[0., 0.], [0., 0.], [0., 2.]])
+  np.testing.assert_array_equal(out['fc3']['kernel'], [[0.], [1.]])
+  np.testing.assert_array_equal(out['fc3']['bias'], p['fc3']['bias'])
+
+
 def test_taylor_by_hand():
   g = _graph()
   x = jnp.array([[1., 1.], [2., -1.]])
