@@ -112,9 +112,15 @@ def test_hint_distillation_adds_the_named_layers_term(tmp_path):
   expected = 3.0 * float(distill.hint_loss(s, t, 'similarity'))
   assert float(new_vars['losses']['hint']) == pytest.approx(expected,
                                                             rel=1e-4)
-  # Evaluation (no `mutable`) is the plain model.
+  # Evaluation (no `mutable`) is the plain model, and so are a train-mode
+  # call without `mutable` and an eval-mode call with one.
   np.testing.assert_allclose(wrap(model.apply)(variables, x),
                              model.apply(variables, x), rtol=1e-6)
+  np.testing.assert_allclose(wrap(model.apply)(variables, x, train=True),
+                             model.apply(variables, x), rtol=1e-6)
+  _, eval_vars = wrap(model.apply)(variables, x, train=False,
+                                   mutable=['batch_stats'])
+  assert 'losses' not in eval_vars
   # The train loop adds the term and trains.
   _, r = train.train_and_evaluate(c_student, None)
   assert r['history'][-1]['loss'] < r['history'][0]['loss']
