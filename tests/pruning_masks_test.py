@@ -123,6 +123,13 @@ def test_specs_uniform_biases_dense_and_rules():
   assert specs['fc1']['bias'].num_pruned == 2
 
 
+def test_rule_layers_keep_their_own_sparsity_outside_the_global_pool():
+  specs = pruning.layer_specs(PARAMS, 0.5, 'global', rules=[('fc2', 0.25)])
+  fc1, fc2 = specs['fc1']['kernel'], specs['fc2']['kernel']
+  assert fc1.pool and fc1.num_pruned == 16    # the pool is fc1 alone
+  assert not fc2.pool and fc2.num_pruned == 2
+
+
 def test_specs_global_and_erk():
   specs = pruning.layer_specs(PARAMS, 0.5, 'global')
   # pool of 32 + 8 weights, 20 removed in total
@@ -248,7 +255,8 @@ def test_last_update_of_each_schedule():
 
 
 def test_schedule_that_ends_before_it_begins_raises():
-  with pytest.raises(ValueError, match='before it begins'):
-    schedules.Polynomial(begin=100, end=50)
+  for end in (50, 100):
+    with pytest.raises(ValueError, match='before it begins'):
+      schedules.Polynomial(begin=100, end=end)
   with pytest.raises(ValueError, match='increasing'):
     schedules.Iterative([10, 5])

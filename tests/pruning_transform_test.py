@@ -332,6 +332,9 @@ def test_summary_hand_computed():
   assert s['layers']['fc/bias']['pruned'] is False
   assert s['total'] == {'size': 6, 'nnz': 3, 'sparsity': 0.5}
   assert s['pruned_layers']['nnz'] == 2
+  # No specs: nothing is pruned, an empty row of sparsity 0.
+  assert pruning.sparsity_summary(params)['pruned_layers'] == {
+      'size': 0, 'nnz': 0, 'sparsity': 0.0}
   assert 'fc/kernel' in pruning.format_summary(s)
 
 
