@@ -154,6 +154,23 @@ def test_member_tiling_by_hand():
                                  4 + 5 + 10 + 11])
 
 
+class _Flat784(nn.Module):
+  """An MLP that only takes 28x28 images (it flattens to 784 by name)."""
+  features: int = 16
+
+  @nn.compact
+  def __call__(self, x, train=False):
+    x = nn.relu(nn.Dense(self.features, name='fc1')(
+        x.reshape((x.shape[0], 784))))
+    return nn.Dense(10, name='fc2')(x)
+
+
+def test_width_attributes_default_input_is_an_mnist_image():
+  m = _Flat784()
+  g = graph_lib.trace_groups(m, _shapes(m))
+  assert shrink_lib.width_attributes(m, g) == {('features', None): ['fc1']}
+
+
 def test_error_when_a_rule_removes_a_whole_layer():
   m = models.get_model('lenet_300_100')
   v = _shapes(m)

@@ -11,6 +11,11 @@ EQUIVALENT: list[dict[str, str]] = [
          new='qparams: Mapping[str, tuple[Any, Any]] & None = None',
          why='a type annotation; with `from __future__ import annotations` '
          'it is never evaluated.'),
+    dict(file='jaxcompress/pruning/transform.py',
+         old='score_fn: scores_lib.Score | scores_lib.ScoreFn | None = None,',
+         new='score_fn: scores_lib.Score & scores_lib.ScoreFn | None = None,',
+         why='a type annotation; with `from __future__ import annotations` '
+         'it is never evaluated.'),
     dict(file='jaxcompress/quantization/storage.py',
          old='model_kwargs: dict | None = None) -> int:',
          new='model_kwargs: dict & None = None) -> int:',
