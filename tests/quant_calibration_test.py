@@ -73,17 +73,23 @@ def test_mse_beats_minmax_with_outliers():
   assert err(mse_lo, mse_hi) < 0.5 * err(*calibration.compute_range(x, spec))
 
 
-def test_mse_never_worse_than_minmax_per_channel():
+@pytest.mark.parametrize('axis', [1, 0])
+def test_mse_never_worse_than_minmax_per_channel(axis):
   x = jax.random.laplace(jax.random.key(1), (50, 3)) * jnp.array([1, 5, .1])
-  spec = QuantSpec(bits=3, symmetric=False, axis=1)
+  if axis == 0:
+    x = x.T
+  spec = QuantSpec(bits=3, symmetric=False, axis=axis)
   lo, hi = calibration.compute_range(x, spec, 'mse', num_candidates=40)
-  assert lo.shape == (1, 3)
+  assert lo.shape == hi.shape == ((1, 3) if axis == 1 else (3, 1))
 
   def err(lo, hi):
     s, z = qz.scale_zero_point(lo, hi, spec)
-    return np.asarray(jnp.sum((qz.fake_quant(x, s, z, spec) - x) ** 2, 0))
+    # Squared error per channel (summed over the other axis).
+    return np.asarray(jnp.sum((qz.fake_quant(x, s, z, spec) - x) ** 2,
+                              1 - axis))
 
   assert (err(lo, hi) <= err(*qz.tensor_range(x, spec)) + 1e-6).all()
+  assert (hi < qz.tensor_range(x, spec)[1]).any()   # some range was clipped
 
 
 def test_empty_set():

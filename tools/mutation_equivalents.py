@@ -16,6 +16,17 @@ EQUIVALENT: list[dict[str, str]] = [
          new='score_fn: scores_lib.Score & scores_lib.ScoreFn | None = None,',
          why='a type annotation; with `from __future__ import annotations` '
          'it is never evaluated.'),
+    dict(file='jaxcompress/pruning/transform.py',
+         old='schedule: schedules_lib.Schedule | None = None, *,',
+         new='schedule: schedules_lib.Schedule & None = None, *,',
+         why='a type annotation; with `from __future__ import annotations` '
+         'it is never evaluated.'),
+    dict(file='jaxcompress/distill.py',
+         old='batch_size: int = 2000) -> np.ndarray:',
+         new='batch_size: int = 2001) -> np.ndarray:',
+         why="the batch size of `teacher_logits`' inference loop: each "
+         "image's logits are computed in eval mode, independently of the "
+         'others in its batch, and concatenated in order.'),
     dict(file='jaxcompress/quantization/storage.py',
          old='model_kwargs: dict | None = None) -> int:',
          new='model_kwargs: dict & None = None) -> int:',
