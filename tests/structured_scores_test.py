@@ -28,13 +28,14 @@ class Tiny(nn.Module):
 
 
 class TinyBN(nn.Module):
-  """conv (2 ch) -> bn -> relu -> global mean -> dense 1."""
+  """conv (2 ch) -> bn -> relu -> global mean -> dense (1 output)."""
+  classes: int = 1
 
   @nn.compact
   def __call__(self, x, train=False):
     x = nn.Conv(2, (1, 1), use_bias=False, name='conv')(x)
     x = nn.relu(nn.BatchNorm(use_running_average=not train, name='bn')(x))
-    return nn.Dense(1, name='head')(jnp.mean(x, axis=(1, 2)))
+    return nn.Dense(self.classes, name='head')(jnp.mean(x, axis=(1, 2)))
 
 
 def _tiny_params():
@@ -106,6 +107,21 @@ def test_activation_stats_with_batch_statistics_by_hand():
   # channel 0; channel 1 is all zero.
   stats = st.activation_stats(TinyBN(), v, gb, x)
   np.testing.assert_allclose(stats['conv']['mean'], [0.25, 0.], atol=1e-5)
+  # The score functions pass the batch statistics on (and use the batch's).
+  score = st.activation(TinyBN(), gb, x, 'mean',
+                        batch_stats=v['batch_stats'])
+  np.testing.assert_allclose(score(v['params'])['conv'], [r, r], rtol=1e-5)
+  m3 = TinyBN(classes=3)
+  p3 = m3.init(jax.random.PRNGKey(0), x)['params']
+  p3 = {**p3, 'conv': v['params']['conv']}
+  y = jnp.array([0, 2])
+  taylor = st.taylor(m3, gb, x, y, batch_stats=v['batch_stats'])(p3)
+  direct = st.taylor_scores(m3, {**v, 'params': p3}, gb, x, y,
+                            use_batch_stats=True)
+  running = st.taylor_scores(m3, {**v, 'params': p3}, gb, x, y)
+  np.testing.assert_allclose(taylor['conv'], direct['conv'], rtol=1e-6)
+  assert np.all(np.asarray(taylor['conv']) > 0)
+  assert not np.allclose(taylor['conv'], running['conv'])
 
 
 def test_apply_unit_masks_keeps_entries_of_kept_units_only():

@@ -154,6 +154,35 @@ def test_member_tiling_by_hand():
                                  4 + 5 + 10 + 11])
 
 
+class _OffsetAfterFlatten(nn.Module):
+  """conv (2 channels) -> flatten -> + a learned offset -> dense."""
+  features: int = 2
+
+  @nn.compact
+  def __call__(self, x, train=False):
+    x = nn.Conv(self.features, (1, 1), name='conv')(x)   # (B, 2, 2, 2)
+    offset = self.param('offset', nn.initializers.zeros,
+                        (4 * self.features,))
+    x = offset + x.reshape((x.shape[0], -1))        # untiled + tiled axis
+    return nn.Dense(1, name='fc')(x)
+
+
+def test_flattened_channels_couple_with_a_plain_vector_on_either_side():
+  m = _OffsetAfterFlatten()
+  v = m.init(jax.random.PRNGKey(0), jnp.zeros((1, 2, 2, 1)))
+  g = graph_lib.trace_groups(m, v, (2, 2, 1))
+  conv = g['conv']
+  assert conv.blocked is None
+  # Flat NHWC index i belongs to channel i % 2: inner 1, outer 4.
+  tiling = {(x.path, x.axis): (x.inner, x.outer) for x in conv.members}
+  assert tiling[('params/offset', 0)] == (1, 4)
+  assert tiling[('params/fc/kernel', 0)] == (1, 4)
+  keep = {'conv': np.array([False, True])}
+  small, sv = shrink_lib.shrink(m, shrink_lib.mask_variables(g, v, keep),
+                                keep, g, input_shape=(2, 2, 1))
+  assert small.features == 1 and sv['params']['offset'].shape == (4,)
+
+
 class _Flat784(nn.Module):
   """An MLP that only takes 28x28 images (it flattens to 784 by name)."""
   features: int = 16

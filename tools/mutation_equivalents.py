@@ -27,6 +27,11 @@ EQUIVALENT: list[dict[str, str]] = [
          why="the batch size of `teacher_logits`' inference loop: each "
          "image's logits are computed in eval mode, independently of the "
          'others in its batch, and concatenated in order.'),
+    dict(file='jaxcompress/structured/stats.py',
+         old='groups: list[str] | None = None,',
+         new='groups: list[str] & None = None,',
+         why='a type annotation; with `from __future__ import annotations` '
+         'it is never evaluated.'),
     dict(file='jaxcompress/quantization/storage.py',
          old='model_kwargs: dict | None = None) -> int:',
          new='model_kwargs: dict & None = None) -> int:',
