@@ -32,6 +32,11 @@ EQUIVALENT: list[dict[str, str]] = [
          new='groups: list[str] & None = None,',
          why='a type annotation; with `from __future__ import annotations` '
          'it is never evaluated.'),
+    dict(file='jaxcompress/pruning/distributions.py',
+         old='masks_lib.check_nm((m,), n, m, -1)  # validates N and M alone',
+         new='masks_lib.check_nm((m,), n, m, - 0)  # validates N and M alone',
+         why='the shape checked is 1-D, `(m,)`, where axes -1 and 0 are the '
+         'same axis.'),
     dict(file='jaxcompress/quantization/storage.py',
          old='model_kwargs: dict | None = None) -> int:',
          new='model_kwargs: dict & None = None) -> int:',
