@@ -165,13 +165,19 @@ def test_unused_rule_raises():
     pruning.layer_specs(PARAMS, 0.5, rules=[('conv9', 0.5)])
 
 
-def test_nm_spec_that_does_not_fit_raises():
+def test_nm_specs_sparsity_and_fit():
   with pytest.raises(ValueError, match='does not divide'):
     pruning.layer_specs({'k': jnp.zeros((6, 4))}, 0.0, mask_type='nm',
                         nm=(2, 4), nm_axis=0)
   specs = pruning.layer_specs(PARAMS, 0.0, mask_type='nm', nm=(1, 2),
                               nm_axis=0)
   assert specs['fc1']['kernel'].nm == (1, 2, 0)
+  # 1 of every 2 kept: sparsity 1/2, 16 of fc1's 32 weights removed.
+  assert specs['fc1']['kernel'].sparsity == 0.5
+  assert specs['fc1']['kernel'].num_pruned == 16
+  specs = pruning.layer_specs(PARAMS, 0.0, mask_type='nm', nm=(1, 4),
+                              nm_axis=0)
+  assert specs['fc1']['kernel'].num_pruned == 24
 
 
 def test_schedules_hand_computed():

@@ -151,6 +151,16 @@ def test_taylor_by_hand():
   # dL/dh1 row n = (W2 @ (relu'(z2[n]) * W3)) / 2:
   #   n=0: [1,3,0]/2, n=1: [1,3,2]/2 ; a*g = [[1,0,0],[.5,0,1.5]]
   np.testing.assert_allclose(t['fc1'], [0.75, 0., 0.75])
+  # Signs that differ across the batch: the mean is of |a*g| per example.
+  # W2 = [[1, -1], [3, 0], [0, 2]], W3 = [1, 3]: z2 = [[2, -2], [1, 2]],
+  # dL/dh1 = W2 @ (relu'(z2[n]) * W3) / 2 = [.5, 1.5, 0], [-1, 1.5, 3];
+  # a*g = [1, 0, 0], [-1, 0, 4.5]; for fc2 a*g = [1, 0], [.5, 3].
+  p = _tiny_params()
+  p['fc2']['kernel'] = jnp.array([[1., -1.], [3., 0.], [0., 2.]])
+  p['fc3']['kernel'] = jnp.array([[1.], [3.]])
+  t = st.taylor_scores(Tiny(), {'params': p}, g, x, y, loss)
+  np.testing.assert_allclose(t['fc1'], [1., 0., 2.25])
+  np.testing.assert_allclose(t['fc2'], [0.75, 1.5])
 
 
 def test_flatten_tiling_folds_positions_per_channel():
