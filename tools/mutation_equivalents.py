@@ -37,6 +37,12 @@ EQUIVALENT: list[dict[str, str]] = [
          new='masks_lib.check_nm((m,), n, m, - 0)  # validates N and M alone',
          why='the shape checked is 1-D, `(m,)`, where axes -1 and 0 are the '
          'same axis.'),
+    dict(file='jaxcompress/pruning/masks.py',
+         old='return [e & (need > 0) for e in eq]',
+         new='return [e & (need > -1) for e in eq]',
+         why='`keep_all_ties` runs only when num_eq <= need; if need <= 0 '
+         'then num_eq is 0 and every tie mask `e` is already all False, so '
+         'the factor changes nothing (need is never negative either).'),
     dict(file='jaxcompress/quantization/storage.py',
          old='model_kwargs: dict | None = None) -> int:',
          new='model_kwargs: dict & None = None) -> int:',
