@@ -107,9 +107,17 @@ load_mnist = load
 def stream(split: str, batch_size: int, *, seed: int = 0,
            name: str = 'mnist', data_dir: str | None = None,
            manual_dir: str | None = None,
-           repeat: bool = True) -> Iterator[dict[str, np.ndarray]]:
+           repeat: bool = True,
+           subset: int = 0) -> Iterator[dict[str, np.ndarray]]:
   """A tf.data pipeline of normalized numpy batches: shuffled, batched,
   prefetched, never materialising the whole split in memory.
+
+  Each epoch is shuffled anew and holds every example once, as the
+  in-memory path's per-epoch permutations do.
+
+  Args:
+    subset: >0: only the first `subset` examples of the split (the examples
+      `load` gives, sliced `[:subset]`).
 
   Yields:
     {'image': (batch_size, 28, 28, 1) float32, 'label': (batch_size,) int32}.
@@ -117,11 +125,12 @@ def stream(split: str, batch_size: int, *, seed: int = 0,
   import tensorflow as tf
   import tensorflow_datasets as tfds
   b = builder(name, data_dir, manual_dir)
-  ds = b.as_dataset(split=split, shuffle_files=True,
+  ds = b.as_dataset(split=f'{split}[:{subset}]' if subset else split,
+                    shuffle_files=True,
                     read_config=tfds.ReadConfig(shuffle_seed=seed))
+  ds = ds.shuffle(10_000, seed=seed)
   if repeat:
     ds = ds.repeat()
-  ds = ds.shuffle(10_000, seed=seed)
   ds = ds.map(lambda ex: {
       'image': (tf.cast(ex['image'], tf.float32) / 255.0 - MNIST_MEAN)
                / MNIST_STD,

@@ -1,4 +1,6 @@
-"""Coupling tracer and physical removal: the shrunk model equals the masked one."""
+"""Coupling tracer and physical removal: shrunk model equals masked model."""
+
+import dataclasses
 
 import flax.linen as nn
 import jax
@@ -78,6 +80,12 @@ def test_groups_of_lenet5_and_resnet():
   g = graph_lib.trace_groups(m, _shapes(m))
   assert [x.name for x in g.prunable] == ['conv1', 'conv2', 'fc1']
   conv2 = g['conv2']
+  # Groups and members are immutable values (hashable, safe to share).
+  with pytest.raises(dataclasses.FrozenInstanceError):
+    conv2.size = 3
+  with pytest.raises(dataclasses.FrozenInstanceError):
+    conv2.members[0].axis = 0
+  assert hash(conv2) == hash(graph_lib.trace_groups(m, _shapes(m))['conv2'])
   fc1_rows = [x for x in conv2.members if x.path == 'params/fc1/kernel'][0]
   # Flatten of (4, 4, 50) NHWC: row i belongs to channel i % 50.
   assert (fc1_rows.axis, fc1_rows.inner, fc1_rows.outer) == (0, 1, 16)
@@ -111,6 +119,87 @@ def test_kept_units_reads_zeros():
   assert tuple(small.features) == (10, 30)
 
 
+def test_mask_variables_zeroes_removed_units_and_keeps_the_rest():
+  m = models.get_model('mlp_30_30')
+  v = _init(m)
+  g = graph_lib.trace_groups(m, v)
+  keep = {'fc1': np.arange(30) % 3 == 0}
+  masked = shrink_lib.mask_variables(g, v, keep)['params']
+  p = v['params']
+  # fc1's output columns and bias entries, fc2's input rows: kept as they
+  # were, removed ones zero; fc3 is untouched.
+  np.testing.assert_array_equal(masked['fc1']['kernel'],
+                                np.where(keep['fc1'], p['fc1']['kernel'], 0))
+  np.testing.assert_array_equal(masked['fc1']['bias'],
+                                np.where(keep['fc1'], p['fc1']['bias'], 0))
+  np.testing.assert_array_equal(
+      masked['fc2']['kernel'],
+      np.where(keep['fc1'][:, None], p['fc2']['kernel'], 0))
+  np.testing.assert_array_equal(masked['fc3']['kernel'], p['fc3']['kernel'])
+
+
+def test_member_tiling_by_hand():
+  # An axis of outer 2 x size 3 x inner 2 = 12 entries; entry i belongs to
+  # channel (i // 2) % 3.
+  m = graph_lib.Member('params/fc/kernel', 0, inner=2, outer=2,
+                       role='consumer')
+  assert m.layer == 'fc'
+  np.testing.assert_array_equal(m.indices(np.array([0, 2]), 3),
+                                [0, 1, 4, 5, 6, 7, 10, 11])
+  e = m.expand(jnp.array([1., 2., 3.]), 2)
+  assert e.shape == (12, 1)
+  np.testing.assert_array_equal(e[:, 0], [1, 1, 2, 2, 3, 3] * 2)
+  np.testing.assert_array_equal(m.fold(jnp.arange(12.)),
+                                [0 + 1 + 6 + 7, 2 + 3 + 8 + 9,
+                                 4 + 5 + 10 + 11])
+
+
+class _OffsetAfterFlatten(nn.Module):
+  """conv (2 channels) -> flatten -> + a learned offset -> dense."""
+  features: int = 2
+
+  @nn.compact
+  def __call__(self, x, train=False):
+    x = nn.Conv(self.features, (1, 1), name='conv')(x)   # (B, 2, 2, 2)
+    offset = self.param('offset', nn.initializers.zeros,
+                        (4 * self.features,))
+    x = offset + x.reshape((x.shape[0], -1))        # untiled + tiled axis
+    return nn.Dense(1, name='fc')(x)
+
+
+def test_flattened_channels_couple_with_a_plain_vector_on_either_side():
+  m = _OffsetAfterFlatten()
+  v = m.init(jax.random.PRNGKey(0), jnp.zeros((1, 2, 2, 1)))
+  g = graph_lib.trace_groups(m, v, (2, 2, 1))
+  conv = g['conv']
+  assert conv.blocked is None
+  # Flat NHWC index i belongs to channel i % 2: inner 1, outer 4.
+  tiling = {(x.path, x.axis): (x.inner, x.outer) for x in conv.members}
+  assert tiling[('params/offset', 0)] == (1, 4)
+  assert tiling[('params/fc/kernel', 0)] == (1, 4)
+  keep = {'conv': np.array([False, True])}
+  small, sv = shrink_lib.shrink(m, shrink_lib.mask_variables(g, v, keep),
+                                keep, g, input_shape=(2, 2, 1))
+  assert small.features == 1 and sv['params']['offset'].shape == (4,)
+
+
+class _Flat784(nn.Module):
+  """An MLP that only takes 28x28 images (it flattens to 784 by name)."""
+  features: int = 16
+
+  @nn.compact
+  def __call__(self, x, train=False):
+    x = nn.relu(nn.Dense(self.features, name='fc1')(
+        x.reshape((x.shape[0], 784))))
+    return nn.Dense(10, name='fc2')(x)
+
+
+def test_width_attributes_default_input_is_an_mnist_image():
+  m = _Flat784()
+  g = graph_lib.trace_groups(m, _shapes(m))
+  assert shrink_lib.width_attributes(m, g) == {('features', None): ['fc1']}
+
+
 def test_error_when_a_rule_removes_a_whole_layer():
   m = models.get_model('lenet_300_100')
   v = _shapes(m)
@@ -141,7 +230,8 @@ class _FixedWidth(nn.Module):
 
   @nn.compact
   def __call__(self, x, train=False):
-    x = nn.relu(nn.Dense(self.features, name='fc1')(x.reshape((x.shape[0], -1))))
+    x = x.reshape((x.shape[0], -1))
+    x = nn.relu(nn.Dense(self.features, name='fc1')(x))
     x = nn.relu(nn.Dense(8, name='fc2')(x))
     return nn.Dense(10, name='fc3')(x)
 
@@ -201,7 +291,8 @@ def test_input_pixels_of_convnets_are_blocked_with_a_reason(name):
   model = models.get_model(name)
   variables = _shapes(model)
   graph = graph_lib.trace_groups(model, variables, inputs=True)
-  assert graph['input'].blocked == 'the input is not flattened into a Dense layer'
+  assert graph['input'].blocked == ('the input is not flattened into a '
+                                    'Dense layer')
   with pytest.raises(ValueError, match="'input' cannot be pruned: the input "
                      'is not flattened'):
     shrink_lib.shrink(model, variables, {'input': np.arange(100)}, graph)

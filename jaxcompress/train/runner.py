@@ -42,7 +42,8 @@ def make_runner(s, state, ds, plugins, model, tx, optimizer, data_sharding,
     return lambda state: chunk(state, arrays)
   stream = iter(data_lib.stream(
       'train', s.batch_size, seed=s.seed + int(state.step), name=s.dataset,
-      data_dir=s.data_dir or None, manual_dir=s.manual_dir or None))
+      data_dir=s.data_dir or None, manual_dir=s.manual_dir or None,
+      subset=s.train_subset))
   step_fn = jax.jit(train_step, donate_argnums=0,
                     out_shardings=(state_shardings, replicated))
   printer = progress_printer(num_steps)
