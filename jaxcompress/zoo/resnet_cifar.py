@@ -39,22 +39,33 @@ class BasicBlock(nn.Module):
     features: output channels (the stage's width).
     inner: channels of the first conv (``features`` unless pruned).
     strides: 1, or 2 for the first block of a downsampling stage.
+    batch_norm: batch norm after each conv (False: convs with bias instead,
+      the model `quantization.fold_batch_norm` folds into).
   """
   features: int
   inner: int
   strides: int = 1
+  batch_norm: bool = True
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    norm = functools.partial(nn.BatchNorm, use_running_average=not train,
-                             momentum=0.9)
-    conv = functools.partial(nn.Conv, kernel_size=(3, 3), use_bias=False,
+    norm = _norm(self.batch_norm, train)
+    conv = functools.partial(nn.Conv, kernel_size=(3, 3),
+                             use_bias=not self.batch_norm,
                              padding=((1, 1), (1, 1)), kernel_init=_conv_init)
     y = conv(self.inner, strides=self.strides, name='conv1')(x)
     y = nn.relu(norm(name='bn1')(y))
     y = conv(self.features, name='conv2')(y)
     y = norm(name='bn2')(y)
     return nn.relu(option_a_shortcut(x, self.features, self.strides) + y)
+
+
+def _norm(batch_norm: bool, train: bool):
+  """BatchNorm (torch's momentum 0.1), or nothing once it is folded."""
+  if not batch_norm:
+    return lambda name: (lambda x: x)
+  return functools.partial(nn.BatchNorm, use_running_average=not train,
+                           momentum=0.9)
 
 
 def option_a_shortcut(x, features: int, strides: int):
@@ -79,11 +90,13 @@ class ResNetCifar(nn.Module):
     inner_features: filters of each block's first conv, one per block in
       order (None: the stage's width); `structured.shrink` sets it.
     num_classes: classifier width.
+    batch_norm: as in `BasicBlock`.
   """
   stage_sizes: Sequence[int] = (3, 3, 3)
   stage_features: Sequence[int] = (16, 32, 64)
   inner_features: Sequence[int] | None = None
   num_classes: int = 10
+  batch_norm: bool = True
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -95,18 +108,17 @@ class ResNetCifar(nn.Module):
     if inner is not None and len(inner) != sum(self.stage_sizes):
       raise ValueError(f'inner_features has {len(inner)} entries, the model '
                        f'{sum(self.stage_sizes)} blocks')
-    x = nn.Conv(self.stage_features[0], (3, 3), use_bias=False,
+    x = nn.Conv(self.stage_features[0], (3, 3), use_bias=not self.batch_norm,
                 padding=((1, 1), (1, 1)), kernel_init=_conv_init,
                 name='stem_conv')(x)
-    x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                     name='stem_bn')(x)
-    x = nn.relu(x)
+    x = nn.relu(_norm(self.batch_norm, train)(name='stem_bn')(x))
     i = 0
     for s, (n, width) in enumerate(zip(self.stage_sizes,
                                        self.stage_features), start=1):
       for b in range(1, n + 1):
         x = BasicBlock(width, width if inner is None else inner[i],
                        strides=2 if (s > 1 and b == 1) else 1,
+                       batch_norm=self.batch_norm,
                        name=f'stage{s}_block{b}')(x, train)
         i += 1
     x = jnp.mean(x, axis=(1, 2))

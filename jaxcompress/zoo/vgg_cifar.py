@@ -34,29 +34,34 @@ class VGGCifar(nn.Module):
     features: filters of the 13 convs.
     fc_features: width of the hidden linear layer.
     num_classes: classifier width.
+    batch_norm: batch norm after every conv and fc1 (False: convs with
+      bias and no norm, the model `quantization.fold_batch_norm` folds
+      into).
   """
   features: Sequence[int] = VGG16_FEATURES
   fc_features: int = 512
   num_classes: int = 10
+  batch_norm: bool = True
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     if len(self.features) != len(VGG16_FEATURES):
       raise ValueError(f'VGG-16 has {len(VGG16_FEATURES)} convs, got '
                        f'{len(self.features)} widths')
+    def norm(x, name):
+      if not self.batch_norm:
+        return x
+      return nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                          name=name)(x)
+
     for i, width in enumerate(self.features, start=1):
-      x = nn.Conv(width, (3, 3), padding=((1, 1), (1, 1)), use_bias=False,
-                  name=f'conv{i}')(x)
-      x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                       name=f'bn{i}')(x)
-      x = nn.relu(x)
+      x = nn.Conv(width, (3, 3), padding=((1, 1), (1, 1)),
+                  use_bias=not self.batch_norm, name=f'conv{i}')(x)
+      x = nn.relu(norm(x, f'bn{i}'))
       if i in POOL_AFTER:
         x = nn.max_pool(x, (2, 2), (2, 2))
     x = x.reshape((x.shape[0], -1))
-    x = nn.Dense(self.fc_features, name='fc1')(x)
-    x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                     name='bn14')(x)
-    x = nn.relu(x)
+    x = nn.relu(norm(nn.Dense(self.fc_features, name='fc1')(x), 'bn14'))
     return nn.Dense(self.num_classes, name='fc2')(x)
 
 
