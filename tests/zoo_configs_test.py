@@ -1,14 +1,15 @@
 """The CIFAR-10 and ImageNet configs (not run here) validate, and the filter
 pruning config's rules give Li et al.'s ResNet-56-pruned-B widths."""
 
-import copy
 import importlib
 
 import jax
 import jax.numpy as jnp
 import pytest
 
-from jaxcompress import models, quantization, structured, train
+from jaxcompress import models, structured
+from jaxcompress.plugins import registry
+from jaxcompress.train import loop
 
 CONFIGS = ('cifar10_resnet56', 'cifar10_resnet56_l1filter',
            'imagenet_resnet50', 'imagenet_resnet50_int8')
@@ -21,18 +22,9 @@ def _config(name):
 @pytest.mark.parametrize('name', CONFIGS)
 def test_config_validates_before_anything_runs(name):
   c = _config(name)
-  float_config = copy.deepcopy(c)
-  if 'quantization' in c:
-    section = c.quantization
-    for _, overrides in section.variants:
-      merged = {k: v for k, v in section.to_dict().items()
-                if k not in ('variants', 'qat', 'float_workdir')}
-      merged.update(overrides)
-      quantization.check_config(type(section)(merged))
-    with float_config.unlocked():
-      del float_config['quantization']
-  train.check_config(float_config)
-  assert c.dataset in ('cifar10', 'imagenet2012')
+  parsed = registry.parse_config(c)   # every section, unknown keys refused
+  loop.check_settings(parsed.settings)
+  assert parsed.settings.dataset in ('cifar10', 'imagenet2012')
   assert 'NOT RUN HERE' in importlib.import_module(f'configs.{name}').__doc__
 
 
@@ -42,7 +34,7 @@ def test_l1filter_rules_give_li_et_al_pruned_b():
   v = jax.eval_shape(lambda: model.init(jax.random.key(0),
                                         jnp.zeros((1, 32, 32, 3))))
   graph = structured.trace_groups(model, v, (32, 32, 3))
-  s = c.structured
+  s = registry.parse_config(c).sections['structured']
   removed = structured.group_targets(graph, s.sparsity,
                                      [tuple(r) for r in s.rules])
   kept = {n: graph[n].size - k for n, k in removed.items()}

@@ -36,7 +36,7 @@ current GPU.
 
 from configs import cifar10_resnet56
 
-from jaxcompress.structured import default_section
+from jaxcompress.plugins import default_section
 
 SKIP = ('stage1_block8', 'stage1_block9', 'stage2_block1', 'stage2_block8',
         'stage3_block1', 'stage3_block9')
@@ -48,7 +48,7 @@ def get_config():
   c.num_epochs = 40.0
   c.learning_rate = 0.01
   c.eval_every_steps = 390 * 5
-  s = default_section()
+  s = default_section('structured')
   s.score = 'l1'
   s.sparsity = 0.0            # groups no rule names keep every filter
   s.distribution = 'uniform'

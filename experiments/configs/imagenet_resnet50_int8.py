@@ -34,19 +34,17 @@ from configs import imagenet_resnet50
 
 def get_config():
   c = imagenet_resnet50.get_config()
-  c.entry = 'jaxcompress.quantization.ptq:run'
+  c.pipeline = 'ptq'
   c.quantization = ml_collections.ConfigDict(dict(
       weight_bits=8, weight_symmetric=True, per_channel=True,
       act_bits=8, act_symmetric=False, act_method='minmax',
-      calib_images=1000,
+      calib_images=1000))
+  c.ptq = ml_collections.ConfigDict(dict(
       float_workdir='workdirs/imagenet_resnet50',
       variants=(
-          ('w8_channel', {'weight_bits': 8, 'per_channel': True,
-                          'act_bits': 0}),
-          ('w8a8_channel', {'weight_bits': 8, 'per_channel': True,
-                            'act_bits': 8}),
-          ('w4a8_channel', {'weight_bits': 4, 'per_channel': True,
-                            'act_bits': 8}),
+          ('w8_channel', {'weight_bits': 8, 'act_bits': 0}),
+          ('w8a8_channel', {'weight_bits': 8, 'act_bits': 8}),
+          ('w4a8_channel', {'weight_bits': 4, 'act_bits': 8}),
       ),
       qat=()))
   return c
