@@ -41,7 +41,8 @@ def _shrunk(name: str, widths: tuple[int, ...], inputs: int | None):
   model = models.get_model(name)
   variables = jax.jit(model.init)(jax.random.PRNGKey(0),
                                   jnp.zeros((1, 28, 28, 1)))
-  graph = st.trace_groups(model, variables, inputs=inputs is not None)
+  graph = st.trace_groups(model, variables, (28, 28, 1),
+                           inputs=inputs is not None)
   attrs = st.width_attributes(model, graph)
   keep = {} if inputs is None else {'input': np.arange(inputs)}
   field = None

@@ -26,7 +26,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxcompress import layers
+from jaxcompress import layers, zoo
 
 
 class MLP(nn.Module):
@@ -153,6 +153,13 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     'hinton_teacher': functools.partial(MLP, features=(1200, 1200)),
     'hinton_student': functools.partial(MLP, features=(800, 800)),
     'resnet_small': ResNetSmall,
+    # Beyond MNIST (jaxcompress/zoo): num_classes from the dataset.
+    'resnet20': zoo.resnet20,          # CIFAR, He et al. 2016
+    'resnet56': zoo.resnet56,
+    'vgg16_cifar': zoo.vgg16_cifar,    # CIFAR, Li et al. 2017
+    'resnet18': zoo.resnet18,          # ImageNet, torchvision
+    'resnet50': zoo.resnet50,
+    'vit_tiny': zoo.vit_tiny,          # 28x28 and 32x32 inputs
 }
 
 

@@ -23,6 +23,8 @@ from jaxcompress.export import flatbuffer as fb
 from jaxcompress.quantization import integer
 from jaxcompress.quantization.quantizers import QuantSpec
 
+MNIST = (28, 28, 1)
+
 pytestmark = pytest.mark.filterwarnings('ignore::UserWarning')
 
 
@@ -214,18 +216,19 @@ class _TinyViT(nn.Module):
     return nn.Dense(10, name='head')(x.mean(axis=1))
 
 
-def test_attention_block_exports():
-  """The ops of a ViT (the zoo's ViT is being added elsewhere)."""
-  model = _TinyViT()
+@pytest.mark.parametrize('model', [_TinyViT(),
+                                   models.get_model('vit_tiny')])
+def test_attention_block_exports(model):
+  """A hand-written pre-norm block, and the zoo's ViT."""
   v = model.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
   rng = np.random.default_rng(3)
   x = rng.normal(size=(4, 28, 28, 1)).astype(np.float32)
-  tflite = export.to_tflite(model, v)
+  tflite = export.to_tflite(model, v, input_shape=MNIST)
   f = jax.jit(lambda b: model.apply(v, b))
   want = np.concatenate([np.asarray(f(x[i:i + 1])) for i in range(4)])
   np.testing.assert_allclose(export.predict(tflite, x), want, rtol=0,
                              atol=1e-5)
-  int8 = export.to_tflite(model, v, quantize='int8', calibration_images=x)
+  int8 = export.to_tflite(model, v, input_shape=MNIST, quantize='int8', calibration_images=x)
   assert 'BATCH_MATMUL' in export.op_names(int8)
 
 
@@ -252,7 +255,7 @@ def _perturbed(model, seed=0):
 def test_batch_norm_is_folded(name, kw, adds):
   model = models.get_model(name, **kw)
   v = _perturbed(model)
-  tflite = export.to_tflite(model, v)
+  tflite = export.to_tflite(model, v, input_shape=MNIST)
   ops = export.op_names(tflite)
   # Only the residual additions remain: no BN mul/sub/rsqrt, no bias adds.
   assert ops.count('ADD') == adds
@@ -269,7 +272,7 @@ def test_residual_net_full_int8():
   v = _perturbed(model_fn)
   rng = np.random.default_rng(2)
   calib = rng.normal(size=(32, 28, 28, 1)).astype(np.float32)
-  tflite = export.to_tflite(model_fn, v, quantize='int8',
+  tflite = export.to_tflite(model_fn, v, input_shape=MNIST, quantize='int8',
                             calibration_images=calib)
   model = fb.read(tflite)
   sg = model.subgraphs[0]
@@ -291,8 +294,8 @@ def test_sparse_encoding_is_lossless_and_smaller():
   rng = np.random.default_rng(0)
   v = jax.tree.map(lambda a: np.where(rng.random(a.shape) < 0.9, 0.0, a)
                    .astype(np.float32) if a.ndim == 2 else np.asarray(a), v)
-  dense = export.to_tflite(model, v)
-  sparse = export.to_tflite(model, v, sparse=True)
+  dense = export.to_tflite(model, v, input_shape=MNIST)
+  sparse = export.to_tflite(model, v, input_shape=MNIST, sparse=True)
   assert len(sparse) < 0.3 * len(dense)
   assert 'DENSIFY' in export.op_names(sparse)
   x = rng.normal(size=(4, 28, 28, 1)).astype(np.float32)
@@ -320,18 +323,18 @@ def test_unexportable_op_names_the_layer():
   model = _WithSort()
   v = model.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
   with pytest.raises(ValueError, match="layer 'ranker'.*'sort'"):
-    export.to_tflite(model, v)
+    export.to_tflite(model, v, input_shape=MNIST)
 
 
 def test_bad_arguments_fail_before_converting(tmp_path):
   model = models.get_model('mlp_64')
   v = model.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
   with pytest.raises(ValueError, match="Unknown quantize mode 'int4'"):
-    export.to_tflite(model, v, quantize='int4')
+    export.to_tflite(model, v, input_shape=MNIST, quantize='int4')
   with pytest.raises(ValueError, match='calibration_images are required'):
-    export.to_tflite(model, v, quantize='int8')
+    export.to_tflite(model, v, input_shape=MNIST, quantize='int8')
   with pytest.raises(ValueError, match=r'shape \(N,\) \+ \(28, 28, 1\)'):
-    export.to_tflite(model, v, quantize='int8',
+    export.to_tflite(model, v, input_shape=MNIST, quantize='int8',
                      calibration_images=np.zeros((4, 784), np.float32))
   with pytest.raises(ValueError, match='No such workdir'):
     runs.load(str(tmp_path / 'missing'))

@@ -1,5 +1,6 @@
 """End-to-end tests of the real train loop on a slice of real MNIST."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -209,3 +210,17 @@ def test_batch_not_divisible_by_devices_raises():
   assert out.returncode == 0, out.stderr[-3000:]
   assert 'ERROR batch_size 66 is not divisible by the 4 devices' in out.stdout
   assert 'TRACES 0' in out.stdout
+
+
+def test_scanned_epochs_only_when_the_data_fits():
+  from jaxcompress.plugins import registry
+  from jaxcompress.train import feed
+  s = registry.parse_config(tiny_config()).settings
+  need = data.info('mnist').decoded_bytes    # 70,000 x (28*28*4 + 4) bytes
+  assert need == 70_000 * (28 * 28 * 4 + 4)
+  fits, why = feed.train_path(s, budget_bytes=need)
+  assert fits and 'fits' in why
+  fits, why = feed.train_path(s, budget_bytes=need - 1)
+  assert not fits and 'stream through tf.data' in why
+  s = dataclasses.replace(s, in_memory=False)
+  assert feed.train_path(s, budget_bytes=10 * need)[0] is False

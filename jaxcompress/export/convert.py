@@ -68,9 +68,9 @@ def _check_images(images, input_shape, what: str) -> np.ndarray:
   return images
 
 
-def to_tflite(model: nn.Module, variables: Any, *, quantize: str = 'none',
+def to_tflite(model: nn.Module, variables: Any, *,
+              input_shape: Sequence[int], quantize: str = 'none',
               calibration_images: np.ndarray | None = None,
-              input_shape: Sequence[int] = (28, 28, 1),
               sparse: bool = False) -> bytes:
   """Converts `model.apply(variables, x, train=False)` to a .tflite file.
 
@@ -80,7 +80,7 @@ def to_tflite(model: nn.Module, variables: Any, *, quantize: str = 'none',
     quantize: 'none', 'dynamic' or 'int8' (module docstring).
     calibration_images: for 'int8', the images the converter calibrates
       activation ranges on, shape (N,) + input_shape.
-    input_shape: one example's shape (the zoo's MNIST: (28, 28, 1)).
+    input_shape: one example's shape (HWC; a run's `results['input_shape']`).
     sparse: also apply the converter's sparsity encoding
       (`tf.lite.Optimize.EXPERIMENTAL_SPARSITY`) to weights with zeros.
 

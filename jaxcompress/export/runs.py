@@ -54,7 +54,7 @@ class Run:
     kind: 'float', 'qat', 'ptq', 'shrunk' or 'deep_compression'.
     model, variables: the float model and its variables.
     integer_model: for 'qat' / 'ptq', the run's IntegerModel, else None.
-    results: the run's results.json ({} for a PTQ variant).
+    results: the run's results.json (a PTQ variant: its pipeline's).
     config: the run's config as stored in results.json ({} if none).
   """
   workdir: str
@@ -105,8 +105,10 @@ def load(workdir: str) -> Run:
     model, variables, results = saved_runs.load_run(workdir)
     return Run(workdir, 'qat', model, variables,
                storage.load(join('qat_quantized.jxq')), results, config)
-  if os.path.exists(join('quantized.jxq')):
+  if os.path.exists(join('quantized.jxq')):   # <pipeline>/ptq/<variant>
     im = storage.load(join('quantized.jxq'))
+    results = results or _results(os.path.dirname(os.path.dirname(
+        os.path.abspath(workdir))))
     variables = storage.load_float(join('float32.jxq'))
     return Run(workdir, 'ptq', im.model, variables, im, results, config)
   if results and 'ptq' in results and 'qat' in results:
@@ -168,16 +170,19 @@ def export(run: Run, quantize: str, ds: data_lib.Dataset,
   """
   convert.check_quantize(quantize)
   calib = ds.train_images[:run.calib_images]
+  shape = tuple(run.results['input_shape'])
   im = run.integer_model
   if quantize == 'int8' and im is not None:
     carry.check_integer_model(im)
     raw = convert.to_tflite(im.model, im.float_variables(), quantize='int8',
-                            calibration_images=calib, sparse=sparse)
+                            calibration_images=calib, sparse=sparse,
+                            input_shape=shape)
     carried, report = carry.carry_integer_model(raw, im)
     return carried, {'int8_grid': 'run', 'converter_file': raw,
                      'carry': report}
   tflite = convert.to_tflite(run.model, run.variables, quantize=quantize,
-                             calibration_images=calib, sparse=sparse)
+                             calibration_images=calib, sparse=sparse,
+                             input_shape=shape)
   return tflite, {'int8_grid': 'converter' if quantize == 'int8' else None}
 
 

@@ -51,6 +51,7 @@ def run(parsed: registry.ParsedConfig, workdir: str | None):
                                                 f.results, f.state)
     ds = feed.load_data(s)
     results = {'model': s.model,
+               'input_shape': list(float_results['input_shape']),
                'float_test_error': float_results['test_error'],
                'test_images': len(ds.test_labels),
                'float_train_wall_time_s': float_results.get(

@@ -1,13 +1,18 @@
 """What a run trains and evaluates on: its dataset, as configured.
 
 `load_data(settings)` gives the run's `data.Dataset` (decoded once per
-process and cached), cut to `train_subset` / `test_subset`.
+process and cached), cut to `train_subset` / `test_subset`. `train_path`
+says whether the training split goes on the device (scanned epochs) or
+streams through tf.data, and why.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any
+
+import jax
 
 from jaxcompress import data as data_lib
 from jaxcompress.plugins import registry
@@ -38,3 +43,25 @@ def load_data(s: RunSettings | Any) -> data_lib.Dataset:
                           ds.test_images[:te], ds.test_labels[:te],
                           ds.mean, ds.std)
   return ds
+
+
+def memory_budget() -> int:
+  """Bytes the decoded dataset may take: half the first device's memory
+  (GPU/TPU), or a quarter of the host's RAM on CPU."""
+  stats = jax.local_devices()[0].memory_stats() or {}
+  if stats.get('bytes_limit'):
+    return int(stats['bytes_limit']) // 2
+  return os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') // 4
+
+
+def train_path(s: RunSettings, budget_bytes: int | None = None
+               ) -> tuple[bool, str]:
+  """(in_memory, why): scanned epochs on the device only when the decoded
+  dataset fits in `budget_bytes` (default `memory_budget()`), else the
+  tf.data stream; `in_memory=False` always streams."""
+  if not s.in_memory:
+    return False, 'in_memory=False: batches stream through tf.data'
+  inf = data_lib.info(s.dataset, s.data_dir or None, s.manual_dir or None)
+  path, why = data_lib.feed_path(
+      inf, memory_budget() if budget_bytes is None else budget_bytes)
+  return path == 'scan', why

@@ -21,6 +21,7 @@ workdir is reported and kept, not retrained.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from typing import Any
@@ -140,6 +141,9 @@ def _run(parsed, store, init, inputs, t_start):
                  store.workdir)
     print(f'{store.workdir}: finished earlier with this config; results '
           'kept (delete the workdir to run it again)', flush=True)
+  in_memory, why = feed.train_path(s)
+  logging.info('input path: %s', why)
+  s = dataclasses.replace(s, in_memory=in_memory)
   ds = feed.load_data(s)
   num_steps, spe, per_call = resolve_steps(s, len(ds.train_labels))
   registry.check_against_run(parsed, num_steps, spe)
