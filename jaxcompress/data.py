@@ -559,8 +559,9 @@ def stream(split: str, batch_size: int, *, seed: int = 0,
            name: str = 'mnist', data_dir: str | None = None,
            manual_dir: str | None = None, repeat: bool = True,
            training: bool | None = None, drop_remainder: bool = True,
-           shuffle_buffer: int = 10_000,
-           subset: int = 0) -> Iterator[dict[str, np.ndarray]]:
+           shuffle_buffer: int = 10_000, subset: int = 0,
+           process_index: int = 0, process_count: int = 1
+           ) -> Iterator[dict[str, np.ndarray]]:
   """A tf.data pipeline of normalized numpy batches, never materialising the
   whole split in memory.
 
@@ -584,6 +585,10 @@ def stream(split: str, batch_size: int, *, seed: int = 0,
     shuffle_buffer: examples in tf.data's shuffle buffer.
     subset: >0: only the first `subset` examples of the split (the examples
       `load` gives, sliced `[:subset]`).
+    process_index, process_count: read only this process's share of the
+      split (`tfds.split_for_jax_process`: equal, disjoint slices, the
+      remainder dropped); `batch_size` is then this process's part of the
+      global batch.
 
   Yields:
     {'image': (batch_size, *image_shape) float32, 'label': (batch_size,)
@@ -597,8 +602,12 @@ def stream(split: str, batch_size: int, *, seed: int = 0,
   if training is None:
     training = split == inf.train_split
   image_key, label_key = _keys(b)
-  ds = b.as_dataset(split=f'{split}[:{subset}]' if subset else split,
-                    shuffle_files=training,
+  split = f'{split}[:{subset}]' if subset else split
+  if process_count > 1:
+    split = tfds.split_for_jax_process(
+        split, process_index=process_index, process_count=process_count,
+        drop_remainder=True)
+  ds = b.as_dataset(split=split, shuffle_files=training,
                     read_config=tfds.ReadConfig(shuffle_seed=seed))
   if training:   # before repeat: every epoch reshuffled, each example once
     ds = ds.shuffle(shuffle_buffer, seed=seed)

@@ -106,6 +106,16 @@ def test_qat_with_distillation_two_processes_equal_one(tmp_path):
   assert ra['qat_integer_bit_exact'] and rb['qat_integer_bit_exact']
 
 
+def test_two_processes_stream_their_shares_into_global_batches(tmp_path):
+  out = _two_processes('stream', tmp_path / 'two')
+  assert out.returncode == 0, out.stderr[-3000:]
+  r = files.read_json(os.path.join(tmp_path / 'two', 'results.json'))
+  assert r['devices'] == '4 x cpu' and r['num_train_steps'] == 40
+  assert r['history'][-1]['loss'] < r['history'][0]['loss']
+  assert r['test_error'] < 0.5
+  assert 'in_memory=False: batches stream through tf.data' in out.stderr
+
+
 def test_a_lost_process_stops_the_other_and_the_rerun_resumes(tmp_path):
   _one_process('gmp', tmp_path / 'whole', '--config.num_train_steps=30')
   t0 = time.time()

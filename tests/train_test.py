@@ -224,3 +224,17 @@ def test_scanned_epochs_only_when_the_data_fits():
   assert not fits and 'stream through tf.data' in why
   s = dataclasses.replace(s, in_memory=False)
   assert feed.train_path(s, budget_bytes=10 * need)[0] is False
+
+
+def test_each_process_streams_a_disjoint_share_of_the_split():
+  def epoch(i, n):
+    return list(data.stream('train', 100, subset=1000, repeat=False,
+                            training=False, process_index=i,
+                            process_count=n))
+  whole = epoch(0, 1)
+  rows = lambda batches: [b.tobytes() for x in batches
+                          for b in x['image']]
+  halves = [rows(epoch(i, 2)) for i in (0, 1)]
+  assert [len(h) for h in halves] == [500, 500]
+  assert not set(halves[0]) & set(halves[1])
+  assert set(halves[0]) | set(halves[1]) == set(rows(whole))

@@ -58,7 +58,9 @@ def train_path(s: RunSettings, budget_bytes: int | None = None
                ) -> tuple[bool, str]:
   """(in_memory, why): scanned epochs on the device only when the decoded
   dataset fits in `budget_bytes` (default `memory_budget()`), else the
-  tf.data stream; `in_memory=False` always streams."""
+  tf.data stream; `in_memory=False` always streams (in a multi-process run
+  each process then reads only its share of the split; on the scanned path
+  every process holds the whole split)."""
   if not s.in_memory:
     return False, 'in_memory=False: batches stream through tf.data'
   inf = data_lib.info(s.dataset, s.data_dir or None, s.manual_dir or None)

@@ -4,7 +4,9 @@
 `steps_per_call` train steps: with the data on the device (`in_memory`) as
 one jitted `lax.scan` over batches gathered from per-epoch permutations
 (`step.make_train_chunk`), otherwise as jitted steps fed by the tf.data
-stream. Long calls report progress (steps/s, the run's ETA) every
+stream (several processes: each reads its share, and every global batch is
+assembled from the processes' parts with
+`jax.make_array_from_process_local_data`). Long calls report progress (steps/s, the run's ETA) every
 `log_every_steps` steps.
 """
 
@@ -40,10 +42,17 @@ def make_runner(s, state, ds, plugins, model, tx, optimizer, data_sharding,
                     donate_argnums=0, out_shardings=(state_shardings,
                                                      replicated))
     return lambda state: chunk(state, arrays)
+  n, i = jax.process_count(), jax.process_index()
+  if s.batch_size % n:
+    raise ValueError(f'batch_size {s.batch_size} is not divisible by the '
+                     f'{n} processes')
+  # Each process reads its share of the split and its part of every global
+  # batch; the global batch is assembled on the mesh.
   stream = iter(data_lib.stream(
-      'train', s.batch_size, seed=s.seed + int(state.step), name=s.dataset,
-      data_dir=s.data_dir or None, manual_dir=s.manual_dir or None,
-      subset=s.train_subset))
+      'train', s.batch_size // n, seed=s.seed + int(state.step),
+      name=s.dataset, data_dir=s.data_dir or None,
+      manual_dir=s.manual_dir or None, subset=s.train_subset,
+      process_index=i, process_count=n))
   step_fn = jax.jit(train_step, donate_argnums=0,
                     out_shardings=(state_shardings, replicated))
   printer = progress_printer(num_steps)
@@ -51,7 +60,9 @@ def make_runner(s, state, ds, plugins, model, tx, optimizer, data_sharding,
   def run_calls(state):
     ms = []
     for _ in range(per_call):
-      batch = jax.device_put(next(stream), data_sharding)
+      batch = jax.tree.map(
+          lambda x: jax.make_array_from_process_local_data(data_sharding, x),
+          next(stream))
       state, m = step_fn(state, batch)
       ms.append(m)
       if s.log_every_steps > 0 and len(ms) % s.log_every_steps == 0:

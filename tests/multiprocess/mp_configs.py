@@ -25,6 +25,9 @@ def get_config(arg: str = 'gmp'):
   c.measure_latency = False
   if kind == 'teacher':
     c.model = 'mlp_128'
+  elif kind == 'stream':   # each process streams its share of the split
+    c.in_memory = False
+    c.num_train_steps = 40
   elif kind == 'gmp':
     c.pruning = ml_collections.ConfigDict(dict(
         sparsity=0.8, schedule='polynomial', begin=0.0, end=15.0, every=5.0))
