@@ -43,6 +43,8 @@ def kmeans_1d(values: np.ndarray, bits: int,
 
   Linear initialisation over [min, max], then Lloyd iterations; assignment to
   the nearest centroid by binary search over the sorted centroids' midpoints.
+  Values that take at most 2^bits distinct values already (weights trained on
+  a quantization grid) are shared exactly: the centroids are those values.
   """
   if not 1 <= bits <= 8:
     raise ValueError(f'weight-sharing bits must be in 1..8, got {bits}')
@@ -50,6 +52,10 @@ def kmeans_1d(values: np.ndarray, bits: int,
   k = 2**bits
   if values.size == 0:
     return np.zeros(k, np.float32), np.zeros(0, np.uint8)
+  distinct = np.unique(values)
+  if distinct.size <= k:
+    return (distinct.astype(np.float32),
+            np.searchsorted(distinct, values).astype(np.uint8))
   centroids = np.linspace(values.min(), values.max(), k)
   for _ in range(iters):
     codes = np.searchsorted((centroids[1:] + centroids[:-1]) / 2, values)
@@ -128,6 +134,24 @@ def _decode_sparse(size, centroids, gaps, codes):
   return flat
 
 
+def _compress(data: bytes) -> bytes:
+  return lzma.compress(data, preset=9 | lzma.PRESET_EXTREME)
+
+
+def kernel_bytes(leaf, bits: int) -> int:
+  """Bytes one weight-shared kernel adds to a file, compressed on its own.
+
+  The centroids, index gaps and codes `save` would write for `leaf`, through
+  the same LZMA settings, less the fixed size of an empty LZMA stream; a
+  file's bytes are about the sum of its kernels' plus the rest of the file
+  (biases, header, seal).
+  """
+  centroids, gaps, codes = _encode_sparse(
+      np.asarray(leaf, np.float32).reshape(-1), bits)
+  blob = centroids.tobytes() + gaps.tobytes() + codes.tobytes()
+  return len(_compress(blob)) - len(_compress(b''))
+
+
 def save(params, rules, path: str) -> int:
   """Writes `quantize_params(params, rules)` compactly; returns the file bytes.
 
@@ -149,7 +173,7 @@ def save(params, rules, path: str) -> int:
                    'code_bytes': codes.itemsize})
     blobs += [centroids.tobytes(), gaps.tobytes(), codes.tobytes()]
   head = json.dumps(header).encode()
-  body = lzma.compress(b''.join(blobs), preset=9 | lzma.PRESET_EXTREME)
+  body = _compress(b''.join(blobs))
   return files.atomic_write(path, files.seal(
       MAGIC + struct.pack('<I', len(head)) + head + body))
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from jaxcompress.plugins import (
+    auto,
     deep_compression,
     distillation,
     interface,
@@ -52,6 +53,7 @@ SECTIONS: dict[str, Section] = {
 STAGE_SECTIONS: dict[str, type] = {
     'lottery': stages.LotterySection,
     'ptq': stages.PTQSection,
+    'auto': auto.AutoSection,
 }
 
 

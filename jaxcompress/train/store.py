@@ -49,14 +49,32 @@ class RunError(RuntimeError):
   """A run that cannot go on (diverged, no usable checkpoint, locked)."""
 
 
+# Top-level fields added after runs were recorded: at these values they
+# compute what runs without the field computed, so they are left out of the
+# identity and earlier workdirs stay valid.
+_ADDED_AT_DEFAULT = {'validation_examples': 0}
+
+
+def _identity(resolved: dict) -> dict:
+  """The identity fields of a resolved config (and of its teacher's)."""
+  out = {}
+  for k, v in resolved.items():
+    if k in _NOT_IDENTITY or _ADDED_AT_DEFAULT.get(k, ...) == v:
+      continue
+    out[k] = _identity(v) if k == 'teacher' and isinstance(v, dict) else v
+  return out
+
+
 def fingerprint(resolved: dict, inputs_digest: str = '') -> str:
   """SHA-256 of a resolved config (identity fields only) and input arrays."""
-  ident = {k: v for k, v in resolved.items() if k not in _NOT_IDENTITY}
+  ident = _identity(resolved)
   text = json.dumps(ident, sort_keys=True, default=str) + inputs_digest
   return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _diff(old: dict, new: dict, prefix: str = '') -> list[str]:
+  if not prefix:
+    old, new = _identity(old), _identity(new)
   out = []
   for k in sorted(set(old) | set(new)):
     if prefix + k in _NOT_IDENTITY:
