@@ -11,7 +11,9 @@ For every pruned kernel (a parameter whose path a rule selects):
     an explicit zero (the paper's relative-index trick with 8-bit gaps);
   * entropy coding: the code and gap byte streams are compressed with LZMA,
     whose range coder plays the role of the paper's Huffman coding.
-Every other parameter (biases, batch norm) is stored as float32.
+A rule of 32 bits keeps the kernel's nonzeros as float32 values (pruning
+alone, no sharing) with the same sparse indices and coding. Every other
+parameter (biases, batch norm) is stored as float32.
 
 `save` writes the file and returns its bytes; `load` decodes it into the same
 float32 parameters that `quantize_params` produced in memory, so the accuracy
@@ -35,6 +37,7 @@ from jaxcompress.rules import apply_rules, named_leaves
 
 MAGIC = b'JXCDC2'
 _MAX_GAP = 255
+FLOAT_BITS = 32   # a rule's bits that keep float32 values (no sharing)
 
 
 def kmeans_1d(values: np.ndarray, bits: int,
@@ -94,7 +97,7 @@ def quantize_params(params, rules) -> dict:
   def share(leaf):
     bits = settings.get(next(names))
     leaf = np.asarray(leaf, np.float32)
-    if bits is None:
+    if bits is None or bits == FLOAT_BITS:
       return leaf
     flat = leaf.reshape(-1).copy()
     nz = np.flatnonzero(flat)
@@ -107,7 +110,11 @@ def quantize_params(params, rules) -> dict:
 
 def _encode_sparse(flat: np.ndarray, bits: int):
   nz = np.flatnonzero(flat)
-  centroids, codes = kmeans_1d(flat[nz], bits)
+  if bits == FLOAT_BITS:
+    # No sharing: the "codes" are the float32 values, fillers 0.0.
+    centroids, codes = np.zeros(0, np.float32), flat[nz]
+  else:
+    centroids, codes = kmeans_1d(flat[nz], bits)
   # Zero must decode to zero: reserve code 0 for the fillers when needed.
   gaps = np.diff(nz, prepend=-1) - 1
   out_gaps, out_codes = [], []
@@ -121,16 +128,19 @@ def _encode_sparse(flat: np.ndarray, bits: int):
     out_codes.append(code)
   # 8 bits: 256 centroids and the filler need a second byte per code (mostly
   # zero, which the entropy coder absorbs).
-  code_dtype = np.uint8 if filler < 256 else np.uint16
+  code_dtype = (np.float32 if bits == FLOAT_BITS else
+                np.uint8 if filler < 256 else np.uint16)
   return (centroids, np.array(out_gaps, np.uint8),
           np.array(out_codes, code_dtype))
 
 
 def _decode_sparse(size, centroids, gaps, codes):
   flat = np.zeros(size, np.float32)
-  table = np.append(centroids, np.float32(0))
   positions = np.cumsum(gaps.astype(np.int64) + 1) - 1
-  flat[positions] = table[codes]
+  if codes.dtype == np.float32:
+    flat[positions] = codes
+  else:
+    flat[positions] = np.append(centroids, np.float32(0))[codes]
   return flat
 
 
@@ -156,7 +166,8 @@ def save(params, rules, path: str) -> int:
   """Writes `quantize_params(params, rules)` compactly; returns the file bytes.
 
   Raises:
-    ValueError: for bits outside 1..8 or a rule that matches no parameter.
+    ValueError: for bits outside 1..8 (or 32) or a rule that matches no
+      parameter.
   """
   settings = _settings(params, rules)
   header, blobs = [], []
@@ -168,7 +179,8 @@ def save(params, rules, path: str) -> int:
       blobs.append(leaf.tobytes())
       continue
     centroids, gaps, codes = _encode_sparse(leaf.reshape(-1), bits)
-    header.append({'name': name, 'shape': leaf.shape, 'kind': 'shared',
+    header.append({'name': name, 'shape': leaf.shape,
+                   'kind': 'sparse_f32' if bits == FLOAT_BITS else 'shared',
                    'k': len(centroids), 'n': len(gaps),
                    'code_bytes': codes.itemsize})
     blobs += [centroids.tobytes(), gaps.tobytes(), codes.tobytes()]
@@ -203,7 +215,8 @@ def load(path: str, like) -> dict:
       else:
         centroids = np.frombuffer(body.read(4 * h['k']), np.float32)
         gaps = np.frombuffer(body.read(h['n']), np.uint8)
-        dtype = np.uint8 if h['code_bytes'] == 1 else np.uint16
+        dtype = (np.float32 if h['kind'] == 'sparse_f32' else
+                 np.uint8 if h['code_bytes'] == 1 else np.uint16)
         codes = np.frombuffer(body.read(h['n'] * h['code_bytes']), dtype)
         arrays[h['name']] = _decode_sparse(size, centroids, gaps, codes)
       arrays[h['name']] = arrays[h['name']].reshape(h['shape'])

@@ -33,6 +33,7 @@ from jaxcompress.auto.plan import (
 )
 from jaxcompress.auto.sensitivity import (
     compress_kernel,
+    file_bits,
     grid_spec,
     mask_widths,
     measure_unstructured,
@@ -44,7 +45,7 @@ from jaxcompress.auto.table import Option, Table
 
 __all__ = [
     'ALLOCATIONS', 'FlopsModel', 'InfeasibleBudget', 'LayerChoice', 'Option',
-    'Plan', 'Table', 'compress_kernel', 'exhaustive', 'grid_spec', 'knapsack',
+    'Plan', 'Table', 'compress_kernel', 'exhaustive', 'file_bits', 'grid_spec', 'knapsack',
     'make_plan', 'mask_widths', 'measure_unstructured', 'measure_widths',
     'prune_kernel', 'stored_params', 'uniform', 'unstructured_options',
 ]

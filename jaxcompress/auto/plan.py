@@ -31,7 +31,7 @@ import numpy as np
 
 from jaxcompress.auto import allocate
 from jaxcompress.auto.flops import FlopsModel
-from jaxcompress.auto.sensitivity import compress_kernel, grid_spec
+from jaxcompress.auto.sensitivity import compress_kernel, file_bits, grid_spec
 from jaxcompress.auto.table import Option, Table
 from jaxcompress.quantization import apply as qapply
 from jaxcompress.rules import named_leaves
@@ -99,9 +99,10 @@ class Plan:
                  for c in self.layers if c.option.bits is not None)
 
   def sharing_rules(self) -> tuple:
-    """((regex, bits), ...) for `deep_compression.save`."""
-    return tuple((self._rule(c.layer), c.option.bits) for c in self.layers
-                 if c.option.bits is not None)
+    """((regex, bits), ...) for `deep_compression.save` (32: float32
+    values, for layers the plan leaves unquantized)."""
+    return tuple((self._rule(c.layer), file_bits(c.option))
+                 for c in self.layers)
 
   def structured_rules(self) -> tuple:
     """((regex over groups, fraction removed), ...) for `structured`."""
@@ -156,6 +157,13 @@ def make_plan(table: Table, budget: float, allocation: str = 'auto', *,
   delta = table.delta_loss
   if table.kind == 'bytes':
     room = budget - table.fixed_cost
+    cheapest = sum(min(c) for c in table.cost)
+    if cheapest > room:
+      raise allocate.InfeasibleBudget(
+          f'the budget {budget:,.0f} bytes is below the smallest file these '
+          f'options allow ({cheapest + table.fixed_cost:,.0f} bytes: every '
+          f'layer at its cheapest option, {table.fixed_cost:,.0f} for the '
+          'rest of the file)')
     if allocation == 'auto':
       idx, _, _ = allocate.knapsack(delta, table.cost, room)
     else:

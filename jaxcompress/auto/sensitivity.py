@@ -68,7 +68,14 @@ def _set(params: Any, name: str, value: np.ndarray) -> Any:
 
 def unstructured_options(sparsities: Sequence[float],
                          bits: Sequence[int]) -> tuple[Option, ...]:
-  return tuple(Option(float(s), int(b)) for s in sparsities for b in bits)
+  """Every (sparsity, bits) pair; bits of 32 keep float32 values."""
+  return tuple(Option(float(s), None if b == dc.FLOAT_BITS else int(b))
+               for s in sparsities for b in bits)
+
+
+def file_bits(option: Option) -> int:
+  """The option's bits in a Deep Compression rule (32: float32 values)."""
+  return dc.FLOAT_BITS if option.bits is None else option.bits
 
 
 def measure_unstructured(params: Any, loss_fn: LossFn, layers: Sequence[str],
@@ -80,7 +87,8 @@ def measure_unstructured(params: Any, loss_fn: LossFn, layers: Sequence[str],
     params: the trained float parameters.
     loss_fn: params -> validation loss (a float).
     layers: kernel paths ('fc1/kernel') to compress.
-    options: the options every layer may take (sparsity and bits).
+    options: the options every layer may take (sparsity and bits; bits
+      None keeps float32 values, stored sparse).
     symmetric: symmetric (zero point 0) or affine quantization grids.
     log: called with a line per layer measured.
 
@@ -89,15 +97,13 @@ def measure_unstructured(params: Any, loss_fn: LossFn, layers: Sequence[str],
     the middle option in every layer.
 
   Raises:
-    ValueError: a layer that is not a parameter, an option without bits.
+    ValueError: a layer that is not a parameter.
   """
   flat = dict(named_leaves(params))
   for name in layers:
     if name not in flat:
       raise ValueError(f'auto: no parameter {name!r}; parameters are '
                        f'{sorted(flat)}')
-  if any(o.bits is None for o in options):
-    raise ValueError('a bytes table needs bits for every option')
   base = float(loss_fn(params))
   deltas, costs = [], []
   for name in layers:
@@ -106,7 +112,7 @@ def measure_unstructured(params: Any, loss_fn: LossFn, layers: Sequence[str],
     for o in options:
       k = compress_kernel(w, o, symmetric)
       d_row.append(float(loss_fn(_set(params, name, k))) - base)
-      c_row.append(float(dc.kernel_bytes(k, o.bits)))
+      c_row.append(float(dc.kernel_bytes(k, file_bits(o))))
     deltas.append(tuple(d_row))
     costs.append(tuple(c_row))
     if log:
@@ -119,7 +125,7 @@ def measure_unstructured(params: Any, loss_fn: LossFn, layers: Sequence[str],
   for name in layers:
     ref = _set(ref, name, compress_kernel(flat[name], options[mid], symmetric))
   with tempfile.TemporaryDirectory() as tmp:
-    size = dc.save(ref, [(f'^{re.escape(n)}$', options[mid].bits)
+    size = dc.save(ref, [(f'^{re.escape(n)}$', file_bits(options[mid]))
                          for n in layers], os.path.join(tmp, 'ref'))
   fixed = size - sum(c[mid] for c in costs)
   return Table('bytes', tuple(layers), (tuple(options),) * len(layers),

@@ -155,15 +155,14 @@ def _finetune_config(parsed, num_train: int, plan: auto.Plan | None = None,
   schedule = dict(schedule='polynomial', units='steps', begin=0.0,
                   end=float(end), every=float(max(1, end // 30)), power=3.0)
   if sec.budget == 'bytes':
-    sections = {
-        'pruning': PruningSection(
-            score='magnitude', sparsity=0.0,
-            rules=plan.pruning_rules() if plan else (), **schedule),
-        'quantization': QuantizationSection(
-            weight_bits=0, per_channel=False, preserve_sparsity=True,
-            weight_rules=plan.quantization_rules() if plan else (),
-            save_files=False),
-    }
+    sections = {'pruning': PruningSection(
+        score='magnitude', sparsity=0.0,
+        rules=plan.pruning_rules() if plan else (), **schedule)}
+    if plan is None or plan.quantization_rules():
+      sections['quantization'] = QuantizationSection(
+          weight_bits=0, per_channel=False, preserve_sparsity=True,
+          weight_rules=plan.quantization_rules() if plan else (),
+          save_files=False)
   else:
     sections = {'structured': StructuredSection(
         score='l2', sparsity=0.0, inputs=sec.inputs,
@@ -220,7 +219,7 @@ def _bytes(parsed, *, pipe, sec, model, variables, val, test, ds, base_dir):
         'clusters': c.option.clusters,
         'predicted_delta_loss': c.predicted_delta_loss,
         'predicted_bytes': c.predicted_cost,
-        'measured_bytes': dc.kernel_bytes(k, c.option.bits),
+        'measured_bytes': dc.kernel_bytes(k, auto.file_bits(c.option)),
         'measured_sparsity': 1.0 - np.count_nonzero(k) / k.size,
         'distinct_nonzero_values': int(np.unique(k[k != 0]).size)})
   after = val(decoded)

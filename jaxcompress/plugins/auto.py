@@ -21,10 +21,11 @@ Fields (`AutoSection`):
   baseline_workdir: a finished run of the same model and data settings
     (validation split included) to compress; '' trains one first as stage
     'baseline' from the top-level settings.
-  layers: regex over kernel paths ('bytes') or group names ('flops')
-    choosing what to compress.
+  layers: regex over kernel paths ('bytes'; kernels only) or group names
+    ('flops') choosing what to compress; '' takes them all.
   sparsities, bits: the grid of options of a 'bytes' plan (fractions
-    removed, bit widths 2..8 = log2 of the weight-sharing clusters).
+    removed, bit widths 2..8 = log2 of the weight-sharing clusters, or 32:
+    float32 values, pruning alone).
   symmetric: symmetric grids (zero point 0) instead of affine ones.
   widths: kept fractions of each group's units, the options of a 'flops'
     plan.
@@ -58,7 +59,7 @@ class AutoSection:
   budget_ratio: float = 0.0
   allocation: str = 'auto'
   baseline_workdir: str = ''
-  layers: str = 'kernel'
+  layers: str = ''
   sparsities: tuple[float, ...] = (0.0, 0.5, 0.7, 0.8, 0.85, 0.9, 0.92, 0.94,
                                    0.95, 0.96, 0.97, 0.98, 0.99)
   bits: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8)
@@ -92,8 +93,9 @@ class AutoSection:
     for v in self.sparsities:
       S.check_range(v, 'sparsities', 0.0, 1.0, hi_open=True)
     for b in self.bits:
-      if isinstance(b, bool) or not 2 <= b <= 8:
-        raise ValueError(f'bits must be in 2..8, got {b!r}')
+      if isinstance(b, bool) or not (2 <= b <= 8 or b == 32):
+        raise ValueError(f'bits must be in 2..8, or 32 (float32 values), got '
+                         f'{b!r}')
     for v in self.widths:
       S.check_range(v, 'widths', 0.0, 1.0, lo_open=True)
     S.check_positive(self.temperature, 'temperature')

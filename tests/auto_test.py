@@ -1,0 +1,300 @@
+"""Adaptive compression: exact allocation, tables, plans, and the pipeline.
+
+Unit tests on hand-made tables and tiny pytrees; end-to-end runs of the
+`auto` pipeline (bytes and FLOPs budgets) on a slice of real MNIST.
+"""
+
+import itertools
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+from conftest import tiny_config
+
+from jaxcompress import auto, metrics, models, pipelines, structured
+from jaxcompress import deep_compression as dc
+from jaxcompress.auto import Option, Table
+from jaxcompress.plugins import default_section, registry
+
+# ------------------------------------------------------------ allocation ---
+
+
+def _brute_force(delta, cost, budget):
+  best = None
+  for combo in itertools.product(*[range(len(d)) for d in delta]):
+    c = sum(cost[i][o] for i, o in enumerate(combo))
+    loss = sum(delta[i][o] for i, o in enumerate(combo))
+    if c <= budget and (best is None or loss < best[1] - 1e-12):
+      best = (list(combo), loss)
+  return best
+
+
+def test_knapsack_hand_example():
+  # Layer A: cheap and robust; layer B: expensive to compress.
+  delta = [[0.0, 0.1, 0.5], [0.0, 1.0, 3.0]]
+  cost = [[10, 5, 2], [10, 6, 3]]
+  # Budget 13: A at 2 (0.5) + B at 10 would be 12 -> loss 0.5; A at 5 + B
+  # at 6 = 11 -> 1.1; so the robust layer gives way.
+  choice, loss, c = auto.knapsack(delta, cost, 13)
+  assert choice == [2, 0] and loss == pytest.approx(0.5) and c == 12
+  choice, loss, c = auto.knapsack(delta, cost, 20)
+  assert choice == [0, 0] and loss == 0.0 and c == 20
+
+
+@pytest.mark.parametrize('seed', range(5))
+def test_knapsack_is_exact_against_brute_force(seed):
+  rng = np.random.default_rng(seed)
+  delta = rng.exponential(size=(4, 6)).tolist()
+  cost = rng.integers(1, 50, size=(4, 6)).tolist()
+  for budget in (40, 80, 120, 160):
+    try:
+      choice, loss, c = auto.knapsack(delta, cost, budget)
+    except auto.InfeasibleBudget:
+      assert _brute_force(delta, cost, budget) is None
+      continue
+    ref_choice, ref_loss = _brute_force(delta, cost, budget)
+    assert loss == pytest.approx(ref_loss)
+    assert c <= budget
+    assert c == sum(cost[i][o] for i, o in enumerate(choice))
+
+
+def test_knapsack_infeasible_names_the_cheapest_plan():
+  with pytest.raises(auto.InfeasibleBudget, match=r'below the cheapest plan'
+                     r' \(5\)'):
+    auto.knapsack([[0.0, 1.0], [0.0, 1.0]], [[4, 2], [4, 3]], 4)
+
+
+def test_exhaustive_with_a_product_cost():
+  # Two widths w1, w2 with FLOPs w1 * w2 + w2: not additive.
+  widths = [np.array([4, 2, 1]), np.array([4, 2, 1])]
+  delta = [[0.0, 0.2, 1.0], [0.0, 0.3, 0.9]]
+  cost = lambda idx: widths[0][idx[0]] * widths[1][idx[1]] + widths[1][idx[1]]
+  # Budget 10: (4,2)->10 loss 0.3; (2,4)->12 no; (2,2)->6 loss 0.5.
+  choice, loss, c = auto.exhaustive(delta, cost, 10)
+  assert choice == [0, 1] and loss == pytest.approx(0.3) and c == 10
+  with pytest.raises(ValueError, match='exceed the exhaustive search limit'):
+    auto.exhaustive(delta, cost, 10, max_combinations=8)
+
+
+def test_uniform_takes_one_option_everywhere():
+  delta = [[0.0, 0.1, 0.5], [0.0, 1.0, 3.0]]
+  cost = [[10, 5, 2], [10, 6, 3]]
+  total = lambda ch: sum(cost[i][o] for i, o in enumerate(ch))
+  assert auto.uniform(delta, total, 13)[0] == [1, 1]     # 11 bytes, loss 1.1
+  with pytest.raises(auto.InfeasibleBudget, match='uniform'):
+    auto.uniform(delta, total, 4)
+
+
+# ------------------------------------------------------- kernels, tables ---
+
+
+def test_prune_and_compress_kernel():
+  w = np.array([[1.0, -3.0], [0.5, 2.0]], np.float32)
+  np.testing.assert_array_equal(auto.prune_kernel(w, 0.5),
+                                [[0.0, -3.0], [0.0, 2.0]])
+  rng = np.random.default_rng(0)
+  w = rng.normal(size=(64, 32)).astype(np.float32)
+  for bits in (2, 3, 5):
+    k = auto.compress_kernel(w, Option(0.75, bits))
+    assert np.count_nonzero(k) <= w.size // 4
+    # An affine grid has 2^bits levels, one of which is zero.
+    assert 1 < np.unique(k[k != 0]).size <= 2**bits - 1
+  np.testing.assert_array_equal(auto.compress_kernel(w, Option(0.5, None)),
+                                auto.prune_kernel(w, 0.5))
+
+
+def test_grid_weights_are_shared_exactly_and_float_bits_store_values(
+    tmp_path):
+  rng = np.random.default_rng(1)
+  k = auto.compress_kernel(rng.normal(size=(300, 40)).astype(np.float32),
+                           Option(0.9, 4))
+  params = {'fc': {'kernel': k, 'bias': np.ones(40, np.float32)}}
+  for bits in (4, dc.FLOAT_BITS):
+    path = str(tmp_path / f'm{bits}')
+    n = dc.save(params, [('kernel', bits)], path)
+    jax.tree.map(np.testing.assert_array_equal, dc.load(path, params), params)
+    # The kernel's own bytes plus the rest of the file (40 float biases).
+    assert abs(n - dc.kernel_bytes(k, bits) - 40 * 4) < 400
+  # Trained float values cost far more than 4-bit codes of the same mask.
+  f = auto.prune_kernel(rng.normal(size=(300, 40)).astype(np.float32), 0.9)
+  assert dc.kernel_bytes(f, dc.FLOAT_BITS) > 2 * dc.kernel_bytes(f, 4)
+
+
+def test_table_checks_its_shape():
+  with pytest.raises(ValueError, match='one row per layer'):
+    Table('bytes', ('a', 'b'), ((Option(),),), ((0.0,),), ((1.0,),))
+  with pytest.raises(ValueError, match="needs a cost per layer"):
+    Table('bytes', ('a',), ((Option(),),), ((0.0,),))
+  t = Table('flops', ('a',), ((Option(width=3), Option(width=1)),),
+            ((0.0, 0.5),), (), 1.0, 0.0, (3,))
+  assert Table.from_json(json.loads(json.dumps(t.to_json()))) == t
+
+
+def test_measure_unstructured_on_a_linear_model():
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(256, 20)).astype(np.float32)
+  params = {'a': {'kernel': rng.normal(size=(20, 30)).astype(np.float32)},
+            'b': {'kernel': rng.normal(size=(30, 5)).astype(np.float32)}}
+  target = x @ params['a']['kernel'] @ params['b']['kernel']
+  loss = lambda p: float(np.mean(
+      (x @ np.asarray(p['a']['kernel']) @ np.asarray(p['b']['kernel'])
+       - target) ** 2))
+  opts = auto.unstructured_options((0.0, 0.5, 0.9), (2, 8))
+  table = auto.measure_unstructured(params, loss, ['a/kernel', 'b/kernel'],
+                                    opts)
+  assert table.base_loss == 0.0
+  d = np.array(table.delta_loss)
+  # Unpruned at 8 bits barely hurts; more pruning and fewer bits hurt more.
+  assert d[:, opts.index(Option(0.0, 8))].max() < 0.05 * d.max()
+  assert (d[:, opts.index(Option(0.9, 2))] > d[:, opts.index(Option(0.5, 8))]
+          ).all()
+  c = np.array(table.cost)
+  assert (c[:, opts.index(Option(0.9, 2))] < c[:, opts.index(Option(0.0, 8))]
+          ).all()
+  with pytest.raises(ValueError, match="no parameter 'c/kernel'"):
+    auto.measure_unstructured(params, loss, ['c/kernel'], opts)
+
+
+def test_flops_model_matches_the_shrunk_model():
+  model = models.get_model('lenet_300_100')
+  x = np.zeros((1, 28, 28, 1), np.float32)
+  variables = jax.jit(model.init)(jax.random.key(0), x)
+  graph = structured.trace_groups(model, variables, (28, 28, 1), inputs=True)
+  fm = auto.FlopsModel.from_model(model, variables, graph, x)
+  assert fm.dense() == metrics.summarize(model, variables, x)['flops_dense']
+  widths = {'input': 266, 'fc1': 88, 'fc2': 33}
+  rng = np.random.default_rng(0)
+  keep = {g: np.sort(rng.choice(graph[g].size, w, replace=False))
+          for g, w in widths.items()}
+  small, small_vars = structured.shrink(model, variables, keep, graph,
+                                        (28, 28, 1))
+  assert fm(widths) == metrics.summarize(small, small_vars, x)['flops_dense']
+
+
+# ---------------------------------------------------------------- section ---
+
+
+@pytest.mark.parametrize('fields,words', [
+    ({'budget': 'byte'}, "did you mean 'bytes'"),
+    ({'allocation': 'unifrom'}, "did you mean 'uniform'"),
+    ({'budget_value': 1000.0, 'budget_ratio': 10.0}, 'not both'),
+    ({'budget_ratio': 0.5}, 'budget_ratio must be > 1'),
+    ({'bits': (4, 9)}, 'bits must be in 2..8, or 32'),
+    ({'sparsities': (0.5, 1.0)}, r'sparsities must lie in \[0.0, 1.0\)'),
+    ({'widths': (0.0,)}, r'widths must lie in \(0.0, 1.0\]'),
+    ({'layers': '('}, 'not a valid regex'),
+    ({'budgett': 'bytes'}, 'did you mean auto.budget'),
+])
+def test_bad_section_is_named_at_parse(fields, words):
+  c = _auto_config(**fields)
+  with pytest.raises(ValueError, match=words):
+    registry.parse_config(c)
+
+
+def _auto_config(model='mlp_128', **fields):
+  c = tiny_config(model=model, validation_examples=512, num_train_steps=-1,
+                  num_epochs=1.0, steps_per_call=-1)
+  c.pipeline = 'auto'
+  c.auto = default_section('auto')
+  c.auto.budget_ratio = 10.0
+  c.auto.finetune_epochs = 1.0
+  c.auto.sparsities = (0.0, 0.9)
+  c.auto.bits = (2, 8)
+  for k, v in fields.items():
+    c.auto[k] = v
+  return c
+
+
+# --------------------------------------------------------------- pipeline ---
+
+
+@pytest.fixture(scope='module')
+def baseline(tmp_path_factory):
+  """A tiny MLP 784-128-10 trained with the validation split held out."""
+  where = str(tmp_path_factory.mktemp('auto') / 'baseline')
+  c = tiny_config(model='mlp_128', validation_examples=512,
+                  num_train_steps=-1, num_epochs=2.0, steps_per_call=-1)
+  pipelines.run(c, where)
+  return where
+
+
+@pytest.mark.parametrize('change,words', [
+    (lambda c: setattr(c, 'validation_examples', 0), 'validation split'),
+    (lambda c: setattr(c.auto, 'budget_ratio', 0.0), 'no budget'),
+    (lambda c: setattr(c, 'pruning', default_section('pruning')),
+     "remove the sections \\['pruning'\\]"),
+    (lambda c: setattr(c, 'validation_examples', 256),
+     'trained on \\(part of\\) the validation split'),
+    (lambda c: setattr(c, 'model', 'mlp_64'), 'ran with model='),
+])
+def test_bad_pipeline_input_is_named_before_training(baseline, tmp_path,
+                                                     change, words):
+  c = _auto_config(baseline_workdir=baseline)
+  change(c)
+  with pytest.raises(ValueError, match=words):
+    pipelines.run(c, str(tmp_path / 'w'))
+  assert not os.path.exists(tmp_path / 'w' / 'finetune')
+
+
+def test_infeasible_budget_is_named(baseline, tmp_path):
+  c = _auto_config(baseline_workdir=baseline, budget_value=100.0,
+                   budget_ratio=0.0)
+  with pytest.raises(auto.InfeasibleBudget,
+                     match='budget 100 bytes is below the smallest file'):
+    pipelines.run(c, str(tmp_path / 'w'))
+
+
+def test_bytes_budget_plans_sparsity_and_bits_and_writes_the_file(
+    baseline, tmp_path):
+  c = _auto_config(baseline_workdir=baseline, budget_ratio=25.0,
+                   sparsities=(0.0, 0.5, 0.8, 0.9, 0.95), bits=(2, 4, 8))
+  where = str(tmp_path / 'bytes')
+  _, r = pipelines.run(c, where)
+  plan = r['plan']
+  assert plan['kind'] == 'bytes' and all(
+      c['option']['width'] is None for c in plan['layers'])
+  # The plan is the optimum of the measured table under the budget.
+  table = Table.from_json(json.load(open(f'{where}/sensitivity.json')))
+  ref, _ = _brute_force(table.delta_loss, table.cost,
+                        r['budget_bytes'] - table.fixed_cost)
+  chosen = [list(table.options[i]).index(Option(**c['option']))
+            for i, c in enumerate(plan['layers'])]
+  assert sum(table.delta_loss[i][o] for i, o in enumerate(chosen)) == (
+      pytest.approx(sum(table.delta_loss[i][o] for i, o in enumerate(ref))))
+  # The file holds exactly the weights that trained: same test error.
+  assert r['compressed_test_error'] == r['finetune_test_error']
+  assert r['compressed_file_bytes'] == os.path.getsize(
+      f'{where}/model.deepcompressed')
+  # The cost model: the kernels' own bytes plus the rest of the file, here
+  # for the fine-tuned kernels (the plan predicted them from the trained
+  # model's, before fine-tuning moved the weights on their grids).
+  assert r['compressed_file_bytes'] == pytest.approx(
+      table.fixed_cost + sum(x['measured_bytes'] for x in r['layers_plan']),
+      rel=0.02)
+  assert r['compression_ratio'] == pytest.approx(
+      r['float_file_bytes'] / r['compressed_file_bytes'])
+  for layer in r['layers_plan']:
+    assert layer['measured_sparsity'] >= layer['sparsity'] - 1e-3
+    assert layer['distinct_nonzero_values'] <= 2**layer['bits'] - 1
+  # Uniform allocation at the same budget predicts no less loss.
+  u = auto.make_plan(table, r['budget_bytes'], 'uniform')
+  assert r['predicted_val_loss'] <= u.predicted_loss + 1e-9
+  assert len({(c.option.sparsity, c.option.bits) for c in u.layers}) == 1
+
+
+def test_flops_budget_plans_widths_and_shrinks(baseline, tmp_path):
+  c = _auto_config(baseline_workdir=baseline, budget='flops',
+                   budget_ratio=4.0, widths=(1.0, 0.5, 0.25, 0.1),
+                   shrunk_epochs=1.0)
+  _, r = pipelines.run(c, str(tmp_path / 'flops'))
+  plan = r['plan']
+  assert plan['kind'] == 'flops' and all(
+      c['option']['bits'] is None and c['option']['sparsity'] == 0.0
+      for c in plan['layers'])
+  widths = {c['layer']: c['option']['width'] for c in plan['layers']}
+  assert r['shrunk_model_kwargs']['features'] == (widths['fc1'],)
+  # The shrunk model computes exactly the FLOPs the plan predicted.
+  assert r['flops_dense'] == r['predicted_flops'] <= r['budget_flops']
+  assert r['within_budget'] and r['flops_ratio'] >= 4.0
