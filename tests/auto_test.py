@@ -122,6 +122,31 @@ def test_grid_weights_are_shared_exactly_and_float_bits_store_values(
   assert dc.kernel_bytes(f, dc.FLOAT_BITS) > 2 * dc.kernel_bytes(f, 4)
 
 
+def test_save_within_trims_the_largest_kernel_to_the_budget(tmp_path):
+  rng = np.random.default_rng(2)
+  params = {'a': {'kernel': auto.compress_kernel(
+      rng.normal(size=(200, 100)).astype(np.float32), Option(0.5, 4))},
+            'b': {'kernel': auto.compress_kernel(
+                rng.normal(size=(100, 10)).astype(np.float32),
+                Option(0.0, 4))}}
+  rules = [('kernel', 4)]
+  path = str(tmp_path / 'f')
+  full = dc.save(params, rules, path)
+  out, n, removed = auto.save_within(params, rules, ['a/kernel', 'b/kernel'],
+                                     path, 0.9 * full)
+  assert n <= 0.9 * full and n == os.path.getsize(path)
+  assert removed['b/kernel'] == 0 and removed['a/kernel'] > 0
+  a0, a1 = params['a']['kernel'], out['a']['kernel']
+  assert np.count_nonzero(a1) == np.count_nonzero(a0) - removed['a/kernel']
+  kept = a1 != 0
+  np.testing.assert_array_equal(a1[kept], a0[kept])
+  # What went is the smallest of what was there.
+  assert np.abs(a0[(a0 != 0) & ~kept]).max() <= np.abs(a1[kept]).min()
+  out, n, removed = auto.save_within(params, rules, ['a/kernel'], path,
+                                     full)
+  assert n == full and removed == {'a/kernel': 0}
+
+
 def test_table_checks_its_shape():
   with pytest.raises(ValueError, match='one row per layer'):
     Table('bytes', ('a', 'b'), ((Option(),),), ((0.0,),), ((1.0,),))
@@ -263,8 +288,11 @@ def test_bytes_budget_plans_sparsity_and_bits_and_writes_the_file(
             for i, c in enumerate(plan['layers'])]
   assert sum(table.delta_loss[i][o] for i, o in enumerate(chosen)) == (
       pytest.approx(sum(table.delta_loss[i][o] for i, o in enumerate(ref))))
-  # The file holds exactly the weights that trained: same test error.
-  assert r['compressed_test_error'] == r['finetune_test_error']
+  # The file holds exactly the weights that trained (unless trimmed to fit):
+  # the same test error.
+  assert r['within_budget']
+  if not any(x['trimmed_to_fit'] for x in r['layers_plan']):
+    assert r['compressed_test_error'] == r['finetune_test_error']
   assert r['compressed_file_bytes'] == os.path.getsize(
       f'{where}/model.deepcompressed')
   # The cost model: the kernels' own bytes plus the rest of the file, here

@@ -12,6 +12,7 @@ training set, choose every layer's compression so as to lose the least:
               (any cost of all choices), and the `uniform` baseline
   plan        `Plan`, `make_plan`, the plan as pruning / quantization /
               weight-sharing / structured rules
+  fit         `save_within`: the plan's file, trimmed to its budget
 
 The pipeline that trains a plan and writes its file is
 `jaxcompress.pipelines.auto` (config section `auto`).
@@ -23,6 +24,7 @@ from jaxcompress.auto.allocate import (
     knapsack,
     uniform,
 )
+from jaxcompress.auto.fit import drop_smallest, save_within
 from jaxcompress.auto.flops import FlopsModel
 from jaxcompress.auto.plan import (
     ALLOCATIONS,
@@ -44,7 +46,7 @@ from jaxcompress.auto.sensitivity import (
 from jaxcompress.auto.table import Option, Table
 
 __all__ = [
-    'ALLOCATIONS', 'FlopsModel', 'InfeasibleBudget', 'LayerChoice', 'Option',
+    'ALLOCATIONS', 'FlopsModel', 'drop_smallest', 'save_within', 'InfeasibleBudget', 'LayerChoice', 'Option',
     'Plan', 'Table', 'compress_kernel', 'exhaustive', 'file_bits', 'grid_spec', 'knapsack',
     'make_plan', 'mask_widths', 'measure_unstructured', 'measure_widths',
     'prune_kernel', 'stored_params', 'uniform', 'unstructured_options',

@@ -31,9 +31,8 @@ import numpy as np
 
 from jaxcompress.auto import allocate
 from jaxcompress.auto.flops import FlopsModel
-from jaxcompress.auto.sensitivity import compress_kernel, file_bits, grid_spec
+from jaxcompress.auto.sensitivity import compress_kernel, file_bits, on_grid
 from jaxcompress.auto.table import Option, Table
-from jaxcompress.quantization import apply as qapply
 from jaxcompress.rules import named_leaves
 
 ALLOCATIONS = ('auto', 'uniform')
@@ -202,9 +201,7 @@ def stored_params(plan: Plan, params: Any) -> Any:
 
   def one(w):
     b = bits.get(next(names))
-    if b is None:
-      return np.asarray(w, np.float32)
-    return np.asarray(qapply.quantize_params(
-        w, grid_spec(b, plan.symmetric), preserve_sparsity=True), np.float32)
+    return (np.asarray(w, np.float32) if b is None
+            else on_grid(w, b, plan.symmetric))
 
   return jax.tree.map(one, params)

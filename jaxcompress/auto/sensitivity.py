@@ -15,6 +15,7 @@ the group couples, `structured.apply_unit_masks`), and records the loss.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tempfile
@@ -22,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxcompress import deep_compression as dc
@@ -50,18 +52,29 @@ def prune_kernel(w: np.ndarray, sparsity: float) -> np.ndarray:
   return flat.reshape(w.shape)
 
 
+@functools.partial(jax.jit, static_argnums=1)
+def _on_grid(w: jax.Array, spec: QuantSpec) -> jax.Array:
+  # Compiled, as in the train step: eager and compiled arithmetic can round
+  # a zero point that falls on a tie (2-bit affine grids of symmetric
+  # weights) to neighbouring integers, shifting the whole grid by a step.
+  return qapply.quantize_params(w, spec, preserve_sparsity=True)
+
+
+def on_grid(w: np.ndarray, bits: int, symmetric: bool = False) -> np.ndarray:
+  """`w` on its per-tensor grid of `bits` (zeros kept), as QAT computes it."""
+  return np.asarray(_on_grid(jnp.asarray(w, jnp.float32),
+                             grid_spec(bits, symmetric)), np.float32)
+
+
 def compress_kernel(w: np.ndarray, option: Option,
                     symmetric: bool = False) -> np.ndarray:
   """One kernel under an unstructured option: pruned, then on its grid."""
   w = prune_kernel(w, option.sparsity)
-  if option.bits is None:
-    return w
-  q = qapply.quantize_params(w, grid_spec(option.bits, symmetric),
-                             preserve_sparsity=True)
-  return np.asarray(q, np.float32)
+  return w if option.bits is None else on_grid(w, option.bits, symmetric)
 
 
-def _set(params: Any, name: str, value: np.ndarray) -> Any:
+def replace_leaf(params: Any, name: str, value: np.ndarray) -> Any:
+  """`params` with the leaf at path `name` replaced by `value`."""
   names = iter(n for n, _ in named_leaves(params))
   return jax.tree.map(lambda x: value if next(names) == name else x, params)
 
@@ -111,7 +124,7 @@ def measure_unstructured(params: Any, loss_fn: LossFn, layers: Sequence[str],
     d_row, c_row = [], []
     for o in options:
       k = compress_kernel(w, o, symmetric)
-      d_row.append(float(loss_fn(_set(params, name, k))) - base)
+      d_row.append(float(loss_fn(replace_leaf(params, name, k))) - base)
       c_row.append(float(dc.kernel_bytes(k, file_bits(o))))
     deltas.append(tuple(d_row))
     costs.append(tuple(c_row))
@@ -123,7 +136,7 @@ def measure_unstructured(params: Any, loss_fn: LossFn, layers: Sequence[str],
   mid = len(options) // 2
   ref = params
   for name in layers:
-    ref = _set(ref, name, compress_kernel(flat[name], options[mid], symmetric))
+    ref = replace_leaf(ref, name, compress_kernel(flat[name], options[mid], symmetric))
   with tempfile.TemporaryDirectory() as tmp:
     size = dc.save(ref, [(f'^{re.escape(n)}$', file_bits(options[mid]))
                          for n in layers], os.path.join(tmp, 'ref'))

@@ -19,7 +19,9 @@ Stages (the `auto` section, `jaxcompress.plugins.auto`):
          physically shrunk and trained alone -> stages 'structured/...';
   5. write and report: bytes plans write model.deepcompressed (weight
      sharing with 2^bits clusters, which holds the trained grid exactly,
-     sparse index gaps, LZMA) and evaluate the model decoded from it.
+     sparse index gaps, LZMA), trimmed to the budget if fine-tuning made
+     the weights costlier to code (`auto.save_within`, counted per layer),
+     and evaluate the model decoded from it.
 
 results.json: the plan per layer with what the table predicted (loss
 increase, bytes) beside what was measured, the budget and whether the
@@ -207,7 +209,8 @@ def _bytes(parsed, *, pipe, sec, model, variables, val, test, ds, base_dir):
 
   stored = auto.stored_params(plan, ft.variables['params'])
   path = os.path.join(pipe.workdir, 'model.deepcompressed')
-  n = dc.save(stored, plan.sharing_rules(), path)
+  stored, n, trimmed = auto.save_within(stored, plan.sharing_rules(), layers,
+                                        path, budget)
   decoded = dict(ft.variables, params=dc.load(path, stored))
   flat = dict(named_leaves(decoded['params']))
   per_layer = []
@@ -221,6 +224,7 @@ def _bytes(parsed, *, pipe, sec, model, variables, val, test, ds, base_dir):
         'predicted_bytes': c.predicted_cost,
         'measured_bytes': dc.kernel_bytes(k, auto.file_bits(c.option)),
         'measured_sparsity': 1.0 - np.count_nonzero(k) / k.size,
+        'trimmed_to_fit': trimmed[c.layer],
         'distinct_nonzero_values': int(np.unique(k[k != 0]).size)})
   after = val(decoded)
   results = {k: v for k, v in ft.results.items()
