@@ -272,11 +272,13 @@ def test_infeasible_budget_is_named(baseline, tmp_path):
 
 
 def test_bytes_budget_plans_sparsity_and_bits_and_writes_the_file(
-    baseline, tmp_path):
+    baseline, tmp_path, capsys):
   c = _auto_config(baseline_workdir=baseline, budget_ratio=25.0,
-                   sparsities=(0.0, 0.5, 0.8, 0.9, 0.95), bits=(2, 4, 8))
+                   sparsities=(0.0, 0.5, 0.8, 0.9, 0.95), bits=(2, 4, 8),
+                   table_cache=str(tmp_path / 'tables'))
   where = str(tmp_path / 'bytes')
   _, r = pipelines.run(c, where)
+  assert 'sensitivity table from' not in capsys.readouterr().out
   plan = r['plan']
   assert plan['kind'] == 'bytes' and all(
       c['option']['width'] is None for c in plan['layers'])
@@ -306,10 +308,14 @@ def test_bytes_budget_plans_sparsity_and_bits_and_writes_the_file(
   for layer in r['layers_plan']:
     assert layer['measured_sparsity'] >= layer['sparsity'] - 1e-3
     assert layer['distinct_nonzero_values'] <= 2**layer['bits'] - 1
-  # Uniform allocation at the same budget predicts no less loss.
-  u = auto.make_plan(table, r['budget_bytes'], 'uniform')
-  assert r['predicted_val_loss'] <= u.predicted_loss + 1e-9
-  assert len({(c.option.sparsity, c.option.bits) for c in u.layers}) == 1
+  # Uniform allocation at the same budget, through the pipeline: the table
+  # comes from the cache; one option everywhere, no less predicted loss.
+  c.auto.allocation = 'uniform'
+  _, u = pipelines.run(c, str(tmp_path / 'uniform'))
+  assert 'sensitivity table from' in capsys.readouterr().out
+  assert len({(x['sparsity'], x['bits']) for x in u['layers_plan']}) == 1
+  assert r['predicted_val_loss'] <= u['predicted_val_loss'] + 1e-9
+  assert u['within_budget']
 
 
 def test_flops_budget_plans_widths_and_shrinks(baseline, tmp_path):

@@ -6,7 +6,8 @@ Stages (the `auto` section, `jaxcompress.plugins.auto`):
      finished run in `auto.baseline_workdir`;
   2. measure: every option on every layer alone, on the validation split
      (`validation_examples` held out of the training set; the test set is
-     never looked at), into workdir/sensitivity.json;
+     never looked at), into workdir/sensitivity.json (and `auto.table_cache`,
+     shared by runs that compress the same model);
   3. plan: the exact allocation of least predicted loss within the budget
      (`jaxcompress.auto.make_plan`), and the loss measured with the whole
      plan applied at once, before fine-tuning;
@@ -38,14 +39,9 @@ import numpy as np
 
 from jaxcompress import auto, files, metrics, models, saved_runs, structured
 from jaxcompress import deep_compression as dc
-from jaxcompress.pipelines import shrink
+from jaxcompress.pipelines import auto_stages, shrink
 from jaxcompress.pipelines import stage as stage_lib
 from jaxcompress.plugins import registry
-from jaxcompress.plugins.distillation import DistillationSection
-from jaxcompress.plugins.pruning import PruningSection
-from jaxcompress.plugins.quantization import QuantizationSection
-from jaxcompress.plugins.settings import resolve_steps
-from jaxcompress.plugins.structured import StructuredSection
 from jaxcompress.rules import named_leaves
 from jaxcompress.train import loop
 from jaxcompress.train import step as step_lib
@@ -78,7 +74,7 @@ def check(parsed: registry.ParsedConfig, workdir: str | None) -> None:
     raise ValueError(f'the auto pipeline builds its own pruning, quantization '
                      f'and distillation; remove the sections '
                      f'{sorted(parsed.sections)}')
-  _finetune_config(parsed, len(loop.load_data(s).train_labels))
+  auto_stages.finetune_config(parsed, len(loop.load_data(s).train_labels))
   base = sec.baseline_workdir
   if base:
     path = os.path.join(base, 'results.json')
@@ -137,50 +133,6 @@ def _log(msg: str) -> None:
   print(msg, flush=True)
 
 
-def _finetune_config(parsed, num_train: int, plan: auto.Plan | None = None,
-                     base_dir: str = '') -> registry.ParsedConfig:
-  """The fine-tuning run of `plan` (rules left empty without a plan, to
-  check every setting before the baseline trains).
-
-  bytes: gradual magnitude pruning (cubic, from step 0 to `prune_end` of
-  the run) + QAT on per-tensor grids, zeros kept; flops: structured pruning
-  on the same schedule, then `shrunk_epochs` of the shrunk model. Both
-  distilled from the baseline when `auto.distill` (a teacher handed over in
-  memory, or read from `base_dir` by the structured pipeline).
-  """
-  s, sec = parsed.settings, parsed.stages['auto']
-  ft = s.replace(num_epochs=sec.finetune_epochs, num_train_steps=-1,
-                 init_from='', learning_rate=(sec.finetune_learning_rate
-                                              or s.learning_rate))
-  total, spe, _ = resolve_steps(ft, num_train)
-  end = max(1, int(round(sec.prune_end * total)))
-  schedule = dict(schedule='polynomial', units='steps', begin=0.0,
-                  end=float(end), every=float(max(1, end // 30)), power=3.0)
-  if sec.budget == 'bytes':
-    sections = {'pruning': PruningSection(
-        score='magnitude', sparsity=0.0,
-        rules=plan.pruning_rules() if plan else (), **schedule)}
-    if plan is None or plan.quantization_rules():
-      sections['quantization'] = QuantizationSection(
-          weight_bits=0, per_channel=False, preserve_sparsity=True,
-          weight_rules=plan.quantization_rules() if plan else (),
-          save_files=False)
-  else:
-    sections = {'structured': StructuredSection(
-        score='l2', sparsity=0.0, inputs=sec.inputs,
-        rules=plan.structured_rules() if plan else (),
-        finetune_epochs=sec.shrunk_epochs, **schedule)}
-    ft = ft.replace(init_from=base_dir, pipeline='prune_shrink_finetune')
-  if sec.distill:
-    sections['distillation'] = DistillationSection(
-        teacher_workdir='' if sec.budget == 'bytes' else base_dir,
-        temperature=sec.temperature, alpha=sec.alpha)
-  out = parsed.replace(sections=sections, stages={}, teacher=None,
-                       settings=ft)
-  registry.check_against_run(out, total, spe)
-  return out
-
-
 def _bytes(parsed, *, pipe, sec, model, variables, val, test, ds, base_dir):
   params = variables['params']
   layers = [n for n, w in named_leaves(params) if re.search(sec.layers, n)
@@ -188,12 +140,12 @@ def _bytes(parsed, *, pipe, sec, model, variables, val, test, ds, base_dir):
   if not layers:
     raise ValueError(f'auto.layers {sec.layers!r} matches no kernel of '
                      f'{parsed.settings.model}')
-  table = auto.measure_unstructured(
-      params, lambda p: val(dict(variables, params=p))['loss'], layers,
-      auto.unstructured_options(sec.sparsities, sec.bits), sec.symmetric,
-      log=_log)
-  files.write_json(os.path.join(pipe.workdir, 'sensitivity.json'),
-                   table.to_json())
+  options = auto.unstructured_options(sec.sparsities, sec.bits)
+  table = auto_stages.measured_table(
+      parsed, pipe.workdir, variables, [layers, options],
+      lambda: auto.measure_unstructured(
+          params, lambda p: val(dict(variables, params=p))['loss'], layers,
+          options, sec.symmetric, log=_log), _log)
   float_bytes = os.path.getsize(os.path.join(base_dir, 'model.msgpack'))
   budget = sec.budget_value or float_bytes / sec.budget_ratio
   plan = auto.make_plan(table, budget, sec.allocation,
@@ -202,7 +154,7 @@ def _bytes(parsed, *, pipe, sec, model, variables, val, test, ds, base_dir):
       f'{c.layer} {c.option.describe()}' for c in plan.layers))
   one_shot = val(dict(variables, params=plan.compress(params)))
 
-  ft_cfg = _finetune_config(parsed, len(ds.train_labels), plan)
+  ft_cfg = auto_stages.finetune_config(parsed, len(ds.train_labels), plan)
   ft = pipe.stage('finetune', ft_cfg, init=variables, inputs=(
       {'distillation': {'teacher': (model, variables)}} if sec.distill
       else None))
@@ -257,10 +209,10 @@ def _flops(parsed, *, pipe, sec, model, variables, val, test, ds, base_dir):
                      f'of {s.model}; groups are {graph.names()}')
   fm = auto.FlopsModel.from_model(model, variables, graph,
                                   ds.train_images[:1])
-  table = auto.measure_widths(graph, variables, lambda v: val(v)['loss'],
-                              groups, sec.widths, log=_log)
-  files.write_json(os.path.join(pipe.workdir, 'sensitivity.json'),
-                   table.to_json())
+  table = auto_stages.measured_table(
+      parsed, pipe.workdir, variables, [groups],
+      lambda: auto.measure_widths(graph, variables, lambda v: val(v)['loss'],
+                                  groups, sec.widths, log=_log), _log)
   budget = sec.budget_value or fm.dense() / sec.budget_ratio
   plan = auto.make_plan(table, budget, sec.allocation, flops=fm,
                         distill=sec.distill)
@@ -268,7 +220,8 @@ def _flops(parsed, *, pipe, sec, model, variables, val, test, ds, base_dir):
       f'{c.layer} {c.option.describe()}' for c in plan.layers))
   one_shot = val(auto.mask_widths(graph, variables, plan.widths()))
 
-  cfg = _finetune_config(parsed, len(ds.train_labels), plan, base_dir)
+  cfg = auto_stages.finetune_config(parsed, len(ds.train_labels), plan,
+                                    base_dir)
   state, r = shrink.run(cfg, os.path.join(pipe.workdir, 'structured'))
   kwargs = {**s.model_kwargs, **r.get('shrunk_model_kwargs', {})}
   small = models.get_model(s.model, **saved_runs.model_kwargs(kwargs))

@@ -21,6 +21,9 @@ Fields (`AutoSection`):
   baseline_workdir: a finished run of the same model and data settings
     (validation split included) to compress; '' trains one first as stage
     'baseline' from the top-level settings.
+  table_cache: a folder of measured tables, keyed by the model's arrays, the
+    validation split and the options: runs of several budgets on one
+    baseline measure it once ('' measures in every run).
   layers: regex over kernel paths ('bytes'; kernels only) or group names
     ('flops') choosing what to compress; '' takes them all.
   sparsities, bits: the grid of options of a 'bytes' plan (fractions
@@ -59,6 +62,7 @@ class AutoSection:
   budget_ratio: float = 0.0
   allocation: str = 'auto'
   baseline_workdir: str = ''
+  table_cache: str = ''
   layers: str = ''
   sparsities: tuple[float, ...] = (0.0, 0.5, 0.7, 0.8, 0.85, 0.9, 0.92, 0.94,
                                    0.95, 0.96, 0.97, 0.98, 0.99)
