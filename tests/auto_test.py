@@ -4,6 +4,7 @@ Unit tests on hand-made tables and tiny pytrees; end-to-end runs of the
 `auto` pipeline (bytes and FLOPs budgets) on a slice of real MNIST.
 """
 
+import dataclasses
 import itertools
 import json
 import os
@@ -332,3 +333,28 @@ def test_flops_budget_plans_widths_and_shrinks(baseline, tmp_path):
   # The shrunk model computes exactly the FLOPs the plan predicted.
   assert r['flops_dense'] == r['predicted_flops'] <= r['budget_flops']
   assert r['within_budget'] and r['flops_ratio'] >= 4.0
+
+
+def test_a_file_over_budget_is_pruned_further_and_retrained(
+    baseline, tmp_path, monkeypatch):
+  # A table that predicts half the bytes: the plan's file comes out over
+  # budget, and the pipeline must bring it back by pruning and retraining.
+  measure = auto.measure_unstructured
+
+  def optimistic(*args, **kwargs):
+    t = measure(*args, **kwargs)
+    return dataclasses.replace(
+        t, cost=tuple(tuple(c / 2 for c in row) for row in t.cost))
+
+  monkeypatch.setattr(auto, 'measure_unstructured', optimistic)
+  c = _auto_config(baseline_workdir=baseline, budget_ratio=25.0,
+                   sparsities=(0.0, 0.5, 0.8, 0.9), bits=(4, 8))
+  _, r = pipelines.run(c, str(tmp_path / 'fit'))
+  fit = r['fit']
+  assert fit['file_bytes_before'] > r['budget_bytes']
+  assert os.path.exists(tmp_path / 'fit' / 'fit' / 'results.json')
+  layer = next(x for x in r['layers_plan'] if x['layer'] == fit['layer'])
+  assert layer['measured_sparsity'] >= fit['sparsity'] - 1e-6
+  assert fit['sparsity'] > layer['sparsity']
+  assert r['within_budget'] and r['compressed_file_bytes'] <= r[
+      'budget_bytes']

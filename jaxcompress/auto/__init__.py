@@ -24,14 +24,13 @@ from jaxcompress.auto.allocate import (
     knapsack,
     uniform,
 )
-from jaxcompress.auto.fit import drop_smallest, save_within
+from jaxcompress.auto.fit import drop_smallest, extra_pruning, save_within
 from jaxcompress.auto.flops import FlopsModel
 from jaxcompress.auto.plan import (
     ALLOCATIONS,
     LayerChoice,
     Plan,
     make_plan,
-    stored_params,
 )
 from jaxcompress.auto.sensitivity import (
     compress_kernel,
@@ -46,8 +45,9 @@ from jaxcompress.auto.sensitivity import (
 from jaxcompress.auto.table import Option, Table
 
 __all__ = [
-    'ALLOCATIONS', 'FlopsModel', 'drop_smallest', 'save_within', 'InfeasibleBudget', 'LayerChoice', 'Option',
+    'ALLOCATIONS', 'FlopsModel', 'drop_smallest', 'extra_pruning',
+    'save_within', 'InfeasibleBudget', 'LayerChoice', 'Option',
     'Plan', 'Table', 'compress_kernel', 'exhaustive', 'file_bits', 'grid_spec', 'knapsack',
     'make_plan', 'mask_widths', 'measure_unstructured', 'measure_widths',
-    'prune_kernel', 'stored_params', 'uniform', 'unstructured_options',
+    'prune_kernel', 'uniform', 'unstructured_options',
 ]

@@ -31,7 +31,7 @@ import numpy as np
 
 from jaxcompress.auto import allocate
 from jaxcompress.auto.flops import FlopsModel
-from jaxcompress.auto.sensitivity import compress_kernel, file_bits, on_grid
+from jaxcompress.auto.sensitivity import compress_kernel, file_bits
 from jaxcompress.auto.table import Option, Table
 from jaxcompress.rules import named_leaves
 
@@ -108,6 +108,13 @@ class Plan:
     return tuple((self._rule(c.layer), 1.0 - c.option.width / c.size)
                  for c in self.layers
                  if c.option.width is not None and c.option.width < c.size)
+
+  def with_sparsity(self, layer: str, sparsity: float) -> Plan:
+    """The plan with `layer` pruned to `sparsity` (its predictions kept)."""
+    return dataclasses.replace(self, layers=tuple(
+        dataclasses.replace(c, option=dataclasses.replace(
+            c.option, sparsity=float(sparsity))) if c.layer == layer else c
+        for c in self.layers))
 
   def widths(self) -> dict[str, int]:
     return {c.layer: c.option.width for c in self.layers}
@@ -189,19 +196,3 @@ def make_plan(table: Table, budget: float, allocation: str = 'auto', *,
   return Plan(table.kind, allocation, float(budget), layers, table.base_loss,
               table.base_loss + sum(c.predicted_delta_loss for c in layers),
               float(cost), symmetric, distill)
-
-
-def stored_params(plan: Plan, params: Any) -> Any:
-  """The fine-tuned `params` as the file stores them: every planned kernel
-  on its trained grid (the values quantization-aware training computed
-  with; zeros kept), as float32 numpy arrays. At most 2^bits - 1 distinct
-  nonzero values per kernel, so weight sharing stores them exactly."""
-  bits = {c.layer: c.option.bits for c in plan.layers}
-  names = iter(n for n, _ in named_leaves(params))
-
-  def one(w):
-    b = bits.get(next(names))
-    return (np.asarray(w, np.float32) if b is None
-            else on_grid(w, b, plan.symmetric))
-
-  return jax.tree.map(one, params)

@@ -74,7 +74,10 @@ def check(parsed: registry.ParsedConfig, workdir: str | None) -> None:
     raise ValueError(f'the auto pipeline builds its own pruning, quantization '
                      f'and distillation; remove the sections '
                      f'{sorted(parsed.sections)}')
-  auto_stages.finetune_config(parsed, len(loop.load_data(s).train_labels))
+  n_train = len(loop.load_data(s).train_labels)
+  auto_stages.finetune_config(parsed, n_train)
+  if sec.budget == 'bytes' and sec.fit_epochs > 0:
+    auto_stages.finetune_config(parsed, n_train, fit=True)
   base = sec.baseline_workdir
   if base:
     path = os.path.join(base, 'results.json')
@@ -154,15 +157,34 @@ def _bytes(parsed, *, pipe, sec, model, variables, val, test, ds, base_dir):
       f'{c.layer} {c.option.describe()}' for c in plan.layers))
   one_shot = val(dict(variables, params=plan.compress(params)))
 
-  ft_cfg = auto_stages.finetune_config(parsed, len(ds.train_labels), plan)
-  ft = pipe.stage('finetune', ft_cfg, init=variables, inputs=(
-      {'distillation': {'teacher': (model, variables)}} if sec.distill
-      else None))
-
-  stored = auto.stored_params(plan, ft.variables['params'])
+  teacher = ({'distillation': {'teacher': (model, variables)}}
+             if sec.distill else None)
+  n_train = len(ds.train_labels)
+  ft_cfg = auto_stages.finetune_config(parsed, n_train, plan)
+  ft = pipe.stage('finetune', ft_cfg, init=variables, inputs=teacher)
+  stored = auto_stages.trained_weights(ft_cfg, ft.variables['params'],
+                                       ft.state.aux)
   path = os.path.join(pipe.workdir, 'model.deepcompressed')
-  stored, n, trimmed = auto.save_within(stored, plan.sharing_rules(), layers,
-                                        path, budget)
+  rules = plan.sharing_rules()
+  n, fit = dc.save(stored, rules, path), None
+  if n > budget and sec.fit_epochs > 0:
+    # Fine-tuning left the weights costlier to code than predicted: prune
+    # the costliest kernel further and retrain briefly.
+    layer, k = auto.extra_pruning(stored, rules, layers, n - budget)
+    size = dict(named_leaves(stored))[layer].size
+    zeros = size - np.count_nonzero(dict(named_leaves(stored))[layer])
+    fit = {'layer': layer, 'sparsity': (zeros + k) / size,
+           'file_bytes_before': n,
+           'test_error_before': ft.results['test_error']}
+    _log(f'auto: {n:,} bytes is over the budget; {layer} pruned to '
+         f'{fit["sparsity"]:.2%} and retrained')
+    fit_cfg = auto_stages.finetune_config(
+        parsed, n_train, plan.with_sparsity(layer, fit['sparsity']),
+        fit=True)
+    ft = pipe.stage('fit', fit_cfg, init=ft.variables, inputs=teacher)
+    stored = auto_stages.trained_weights(fit_cfg, ft.variables['params'],
+                                         ft.state.aux)
+  stored, n, trimmed = auto.save_within(stored, rules, layers, path, budget)
   decoded = dict(ft.variables, params=dc.load(path, stored))
   flat = dict(named_leaves(decoded['params']))
   per_layer = []
@@ -190,7 +212,7 @@ def _bytes(parsed, *, pipe, sec, model, variables, val, test, ds, base_dir):
       predicted_val_loss=plan.predicted_loss,
       one_shot_val_loss=one_shot['loss'], one_shot_val_error=one_shot['error'],
       val_loss=after['loss'], val_error=after['error'],
-      finetune_test_error=ft.results['test_error'],
+      finetune_test_error=ft.results['test_error'], fit=fit,
       compressed_test_error=test(decoded)['error'])
   results['test_error'] = results['compressed_test_error']
   _log(f'auto: {n:,} bytes ({float_bytes / n:.1f}x), decoded test error '

@@ -30,6 +30,9 @@ Fields (`AutoSection`):
     removed, bit widths 2..8 = log2 of the weight-sharing clusters, or 32:
     float32 values, pruning alone).
   symmetric: symmetric grids (zero point 0) instead of affine ones.
+  quantizer: how QAT finds each kernel's grid ('minmax': the kernel's
+    range at every step; 'lsq': learned step sizes, symmetric grids only);
+    the sensitivities are measured on min/max grids either way.
   widths: kept fractions of each group's units, the options of a 'flops'
     plan.
   inputs: a 'flops' plan may also drop input features (MLPs: group
@@ -41,6 +44,10 @@ Fields (`AutoSection`):
   finetune_learning_rate: its peak learning rate (0: the top-level one).
   prune_end: fraction of the fine-tuning by which the cubic pruning
     schedule reaches the plan.
+  fit_epochs: when fine-tuning left the weights costlier to code than the
+    plan predicted and the file exceeds the budget, the costliest kernel is
+    pruned further (by magnitude) and the model retrained this long before
+    the file is written again ('bytes' plans; 0: trim without retraining).
   shrunk_epochs: epochs of the shrunk model alone ('flops' plans).
 """
 
@@ -68,6 +75,7 @@ class AutoSection:
                                    0.95, 0.96, 0.97, 0.98, 0.99)
   bits: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8)
   symmetric: bool = False
+  quantizer: str = 'minmax'
   widths: tuple[float, ...] = (1.0, 0.8, 0.6, 0.5, 0.4, 0.33, 0.25, 0.2,
                                0.15, 0.1, 0.05)
   inputs: bool = False
@@ -77,11 +85,16 @@ class AutoSection:
   finetune_epochs: float = 10.0
   finetune_learning_rate: float = 0.0
   prune_end: float = 0.5
+  fit_epochs: float = 2.0
   shrunk_epochs: float = 2.0
 
   def __post_init__(self):
     S.check_choice(self.budget, BUDGETS, 'auto budget')
     S.check_choice(self.allocation, ALLOCATIONS, 'auto allocation')
+    S.check_choice(self.quantizer, ('minmax', 'lsq'), 'auto quantizer')
+    if self.quantizer == 'lsq' and not self.symmetric:
+      raise ValueError("quantizer 'lsq' learns symmetric grids: set "
+                       'symmetric=True')
     S.check_nonnegative(self.budget_value, 'budget_value')
     S.check_nonnegative(self.budget_ratio, 'budget_ratio')
     if self.budget_value > 0 and self.budget_ratio > 0:
@@ -108,3 +121,4 @@ class AutoSection:
     S.check_nonnegative(self.finetune_learning_rate, 'finetune_learning_rate')
     S.check_range(self.prune_end, 'prune_end', 0.0, 1.0, True, True)
     S.check_positive(self.shrunk_epochs, 'shrunk_epochs')
+    S.check_nonnegative(self.fit_epochs, 'fit_epochs')
