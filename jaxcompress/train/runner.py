@@ -39,8 +39,12 @@ def make_runner(s, state, ds, plugins, model, tx, optimizer, data_sharding,
         train_step, per_call, spe, s.batch_size, s.seed, progress),
                     donate_argnums=0)
     return lambda state: chunk(state, arrays)
+  # The images load_data kept (train_subset, less the validation split):
+  # the first len(ds.train_labels) of the split, as tfds slices it.
+  split = ('train' if not (s.train_subset or s.validation_examples)
+           else f'train[:{len(ds.train_labels)}]')
   stream = iter(data_lib.stream(
-      'train', s.batch_size, seed=s.seed + int(state.step), name=s.dataset,
+      split, s.batch_size, seed=s.seed + int(state.step), name=s.dataset,
       data_dir=s.data_dir or None, manual_dir=s.manual_dir or None))
   step_fn = jax.jit(train_step, donate_argnums=0)
   printer = progress_printer(num_steps)
