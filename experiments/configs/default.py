@@ -12,7 +12,7 @@ import ml_collections
 def get_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   # What runs (jaxcompress.pipelines.PIPELINES): 'train' (one run),
-  # 'lottery', 'ptq', 'prune_shrink_finetune', 'teacher_student'.
+  # 'lottery', 'ptq', 'prune_shrink_finetune', 'teacher_student', 'auto'.
   c.pipeline = 'train'
   c.seed = 0
 
