@@ -148,6 +148,24 @@ def test_save_within_trims_the_largest_kernel_to_the_budget(tmp_path):
   assert n == full and removed == {'a/kernel': 0}
 
 
+def test_fill_sparsity_is_the_least_that_fits():
+  rng = np.random.default_rng(3)
+  params = {'a': {'kernel': rng.normal(size=(100, 50)).astype(np.float32)},
+            'b': {'kernel': rng.normal(size=(50, 10)).astype(np.float32)}}
+  layers = ['a/kernel', 'b/kernel']
+
+  def cost(s):
+    return sum(dc.kernel_bytes(auto.compress_kernel(
+        params[n[0]]['kernel'], Option(s, 4)), 4) for n in layers)
+
+  room = cost(0.8)
+  s = auto.fill_sparsity(params, layers, 4, room)
+  assert cost(s) <= room and 0.78 < s < 0.82
+  assert cost(s - 2 / 2048) > room
+  assert auto.fill_sparsity(params, layers, 4, 1e9) == 0.0
+  assert auto.fill_sparsity(params, layers, 4, 10) is None
+
+
 def test_table_checks_its_shape():
   with pytest.raises(ValueError, match='one row per layer'):
     Table('bytes', ('a', 'b'), ((Option(),),), ((0.0,),), ((1.0,),))
@@ -309,13 +327,17 @@ def test_bytes_budget_plans_sparsity_and_bits_and_writes_the_file(
   for layer in r['layers_plan']:
     assert layer['measured_sparsity'] >= layer['sparsity'] - 1e-3
     assert layer['distinct_nonzero_values'] <= 2**layer['bits'] - 1
-  # Uniform allocation at the same budget, through the pipeline: the table
-  # comes from the cache; one option everywhere, no less predicted loss.
+  # Uniform allocation at the same budget, through the pipeline: one
+  # sparsity and bits everywhere.
   c.auto.allocation = 'uniform'
+  c.auto.bits = (4, 8)
   _, u = pipelines.run(c, str(tmp_path / 'uniform'))
-  assert 'sensitivity table from' in capsys.readouterr().out
   assert len({(x['sparsity'], x['bits']) for x in u['layers_plan']}) == 1
-  assert r['predicted_val_loss'] <= u['predicted_val_loss'] + 1e-9
+  # At 4 or 8 bits the kernels do not fit unpruned: the sparsity fills the
+  # budget (to the bisection's precision).
+  assert u['layers_plan'][0]['sparsity'] > 0
+  assert 0.97 * u['budget_bytes'] <= u['predicted_file_bytes'] <= u[
+      'budget_bytes']
   assert u['within_budget']
 
 

@@ -13,6 +13,8 @@ training set, choose every layer's compression so as to lose the least:
   plan        `Plan`, `make_plan`, the plan as pruning / quantization /
               weight-sharing / structured rules
   fit         `save_within`: the plan's file, trimmed to its budget
+  uniform_fill `measure_uniform`: the uniform baseline's options, one
+              sparsity and bits for every layer, filling the budget
 
 The pipeline that trains a plan and writes its file is
 `jaxcompress.pipelines.auto` (config section `auto`).
@@ -43,11 +45,13 @@ from jaxcompress.auto.sensitivity import (
     unstructured_options,
 )
 from jaxcompress.auto.table import Option, Table
+from jaxcompress.auto.uniform_fill import fill_sparsity, measure_uniform
 
 __all__ = [
-    'ALLOCATIONS', 'FlopsModel', 'drop_smallest', 'extra_pruning',
-    'save_within', 'InfeasibleBudget', 'LayerChoice', 'Option',
-    'Plan', 'Table', 'compress_kernel', 'exhaustive', 'file_bits', 'grid_spec', 'knapsack',
-    'make_plan', 'mask_widths', 'measure_unstructured', 'measure_widths',
-    'prune_kernel', 'uniform', 'unstructured_options',
+    'ALLOCATIONS', 'FlopsModel', 'InfeasibleBudget', 'LayerChoice', 'Option',
+    'Plan', 'Table', 'compress_kernel', 'drop_smallest', 'exhaustive',
+    'extra_pruning', 'file_bits', 'fill_sparsity', 'grid_spec', 'knapsack',
+    'make_plan', 'mask_widths', 'measure_uniform', 'measure_unstructured',
+    'measure_widths', 'prune_kernel', 'save_within', 'uniform',
+    'unstructured_options',
 ]

@@ -131,19 +131,28 @@ def measure_unstructured(params: Any, loss_fn: LossFn, layers: Sequence[str],
     if log:
       log(f'auto: measured {name} ({w.size:,} weights) under '
           f'{len(options)} options')
-  # The rest of the file (biases, header, seal; one LZMA stream for all):
-  # a real file of the middle option everywhere, less its kernels' costs.
   mid = len(options) // 2
+  fixed = file_overhead(params, layers, options[mid],
+                        [c[mid] for c in costs], symmetric)
+  return Table('bytes', tuple(layers), (tuple(options),) * len(layers),
+               tuple(deltas), tuple(costs), base, fixed,
+               tuple(int(np.size(flat[n])) for n in layers))
+
+
+def file_overhead(params: Any, layers: Sequence[str], option: Option,
+                  costs: Sequence[float], symmetric: bool = False) -> float:
+  """The bytes of a file outside its kernels (biases, header, seal; one
+  LZMA stream for all): a real file with every layer under `option`, less
+  those kernels' own `costs`."""
+  flat = dict(named_leaves(params))
   ref = params
   for name in layers:
-    ref = replace_leaf(ref, name, compress_kernel(flat[name], options[mid], symmetric))
+    ref = replace_leaf(ref, name, compress_kernel(flat[name], option,
+                                                  symmetric))
   with tempfile.TemporaryDirectory() as tmp:
-    size = dc.save(ref, [(f'^{re.escape(n)}$', file_bits(options[mid]))
+    size = dc.save(ref, [(f'^{re.escape(n)}$', file_bits(option))
                          for n in layers], os.path.join(tmp, 'ref'))
-  fixed = size - sum(c[mid] for c in costs)
-  return Table('bytes', tuple(layers), (tuple(options),) * len(layers),
-               tuple(deltas), tuple(costs), base, float(fixed),
-               tuple(int(np.size(flat[n])) for n in layers))
+  return float(size - sum(costs))
 
 
 def mask_widths(graph: structured.Graph, variables: Any,

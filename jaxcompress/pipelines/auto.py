@@ -143,14 +143,22 @@ def _bytes(parsed, *, pipe, sec, model, variables, val, test, ds, base_dir):
   if not layers:
     raise ValueError(f'auto.layers {sec.layers!r} matches no kernel of '
                      f'{parsed.settings.model}')
-  options = auto.unstructured_options(sec.sparsities, sec.bits)
-  table = auto_stages.measured_table(
-      parsed, pipe.workdir, variables, [layers, options],
-      lambda: auto.measure_unstructured(
-          params, lambda p: val(dict(variables, params=p))['loss'], layers,
-          options, sec.symmetric, log=_log), _log)
   float_bytes = os.path.getsize(os.path.join(base_dir, 'model.msgpack'))
   budget = sec.budget_value or float_bytes / sec.budget_ratio
+  loss = lambda p: val(dict(variables, params=p))['loss']
+  bits = [None if b == dc.FLOAT_BITS else b for b in sec.bits]
+  if sec.allocation == 'uniform':
+    # One sparsity and bits everywhere, the sparsity filling the budget.
+    table = auto_stages.measured_table(
+        parsed, pipe.workdir, variables, [layers, 'uniform', bits, budget],
+        lambda: auto.measure_uniform(params, loss, layers, bits, budget,
+                                     sec.symmetric, log=_log), _log)
+  else:
+    options = auto.unstructured_options(sec.sparsities, sec.bits)
+    table = auto_stages.measured_table(
+        parsed, pipe.workdir, variables, [layers, options],
+        lambda: auto.measure_unstructured(params, loss, layers, options,
+                                          sec.symmetric, log=_log), _log)
   plan = auto.make_plan(table, budget, sec.allocation,
                         symmetric=sec.symmetric, distill=sec.distill)
   _log(f'auto: plan for {budget:,.0f} bytes: ' + '; '.join(

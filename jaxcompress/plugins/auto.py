@@ -17,7 +17,8 @@ Fields (`AutoSection`):
     model.msgpack ('bytes') or its dense FLOPs ('flops'). The `auto`
     pipeline needs exactly one of the two > 0.
   allocation: 'auto' (exact search over per-layer options) or 'uniform'
-    (the same option in every layer: the baseline allocation).
+    (the baseline allocation: one bit width of `bits` and one sparsity for
+    every layer, the sparsity filling the budget; `sparsities` unused).
   baseline_workdir: a finished run of the same model and data settings
     (validation split included) to compress; '' trains one first as stage
     'baseline' from the top-level settings.
