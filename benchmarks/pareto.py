@@ -22,8 +22,10 @@ their identity is checked, so an interrupted batch resumes):
 Every row is an `auto` pipeline over the same baseline and the same
 sensitivity machinery (tables shared through `auto.table_cache`); single
 strategies restrict the option grid. Writes pareto.md (the table, medians
-of the seeds with each seed listed) and pareto.png (error against bytes)
-into --out, and says whether auto beats uniform at every budget.
+of the seeds with each seed listed), pareto.png (error against bytes) and
+plans.md (the median seed's plan of every auto and uniform row, per layer,
+predicted against measured) into --out, and says whether auto beats
+uniform at every budget.
 """
 
 import os
@@ -123,6 +125,34 @@ def table(summaries: list[dict]) -> str:
   return '\n'.join(lines) + '\n'
 
 
+def plans(model: str, row: Row, res: list[dict]) -> str:
+  """The median seed's plan per layer, predicted against measured."""
+  r = median_run(res)
+  if 'layers_plan' not in r:
+    return ''
+  out = [f"{model} {row.name} (seed {r['config']['seed']}): validation loss "
+         f"{r['baseline_val_loss']:.4f} trained; predicted with the plan "
+         f"{r['predicted_val_loss']:.4f}, measured with the plan before "
+         f"fine-tuning {r['one_shot_val_loss']:.4f}, after "
+         f"{r['val_loss']:.4f}; file {r['predicted_file_bytes']:,.0f} bytes "
+         f"predicted, {r['compressed_file_bytes']:,} written"
+         + (f", {r['fit']['layer']} pruned further to "
+            f"{r['fit']['sparsity']:.2%} (first file "
+            f"{r['fit']['file_bytes_before']:,} bytes)" if r.get('fit')
+            else ''), '',
+         '| layer | weights | plan | clusters | predicted loss increase '
+         '| predicted bytes | written bytes | sparsity written | distinct '
+         'nonzero values |', '|---|---|---|---|---|---|---|---|---|']
+  sizes = {c['layer']: c['size'] for c in r['plan']['layers']}
+  for x in r['layers_plan']:
+    out.append(
+        f"| {x['layer']} | {sizes[x['layer']]:,} | {x['plan']} | "
+        f"{x['clusters'] or 'float32'} | {x['predicted_delta_loss']:.4f} | "
+        f"{x['predicted_bytes']:,.0f} | {x['measured_bytes']:,} | "
+        f"{x['measured_sparsity']:.2%} | {x['distinct_nonzero_values']} |")
+  return '\n'.join(out) + '\n\n'
+
+
 def verdict(summaries: list[dict]) -> str:
   out = []
   for model in dict.fromkeys(s['model'] for s in summaries):
@@ -173,7 +203,7 @@ def main(argv):
   del argv
   seeds = [int(s) for s in FLAGS.seeds.split(',')]
   prefixes = [p for p in FLAGS.rows.split(',') if p]
-  summaries = []
+  summaries, plan_text = [], ''
   for model in FLAGS.models.split(','):
     rs = [r for r in rows(model, FLAGS.root)
           if r.name == 'baseline' or not prefixes
@@ -182,10 +212,14 @@ def main(argv):
                     run=not FLAGS.table_only)
     summaries += [summarize(model, r, runs[r.name]) for r in rs
                   if runs[r.name]]
+    plan_text += ''.join(plans(model, r, runs[r.name]) for r in rs
+                         if runs[r.name] and r.strategy in ('auto',
+                                                            'uniform'))
   out = FLAGS.out or FLAGS.root
   os.makedirs(out, exist_ok=True)
   text = table(summaries) + '\n' + verdict(summaries)
   files.atomic_write(os.path.join(out, 'pareto.md'), text.encode())
+  files.atomic_write(os.path.join(out, 'plans.md'), plan_text.encode())
   plot(summaries, os.path.join(out, 'pareto.png'))
   print(text)
 
