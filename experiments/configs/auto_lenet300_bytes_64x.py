@@ -23,12 +23,18 @@ from the baseline; the file stores each kernel as 2^bits shared values,
       --config=experiments/configs/auto_lenet300_bytes_64x.py \
       --workdir=workdirs/auto_lenet300_bytes_64x
 
-Three seeds, sharing one baseline each: python benchmarks/pareto.py
---models=lenet_300_100 --rows=auto_64x. Runtime and result: README.md.
+Three seeds, on the Pareto baselines: python benchmarks/auto_targets.py
+--rows=auto_lenet300_bytes_64x. Runtime and result: README.md.
+
+Distillation weight alpha 0.9 (the Pareto rows use 0.7): chosen by the
+median validation error over seeds 0-2 among the recipes tried at this
+budget (alpha 0.7: 1.86%; 0.9: 1.72%; 0.9 with 30 epochs: 1.78%; 0.9 at
+T = 8: 1.94%; no distillation: 1.88%; symmetric grids: 1.84%; pruning done
+by 30% of the run: 1.86%).
 """
 
 from configs import auto_common
 
 
 def get_config():
-  return auto_common.config('lenet_300_100', 'bytes', 64)
+  return auto_common.config('lenet_300_100', 'bytes', 64, alpha=0.9)
