@@ -1,10 +1,13 @@
 """Runs the quantization experiments and prints their tables.
 
   python benchmarks/quant_table.py [--table_only] [--root=workdirs/quant]
+  python benchmarks/quant_table.py --rows=quant_lenet5_lsq --seeds=0,1,2 \
+      --root=workdirs
 
 Each experiment (experiments/configs/quant_*.py, the `ptq` pipeline) runs
-through the suite runner into <root>/<name>/seed0 (finished runs reused
-after their identity check). One row per PTQ / QAT variant: the test error
+through the suite runner into <root>/<name>/seed<seed> (finished runs reused
+after their identity check). With several seeds, a first table gives each
+variant's integer-model error as the median over seeds, each seed listed. One row per PTQ / QAT variant: the test error
 of the model actually evaluated (the integer model when inputs are
 quantized, else the dequantized weight-only model), its change against the
 float model in points, the weight-only error, whether the integer model's
@@ -22,12 +25,25 @@ sys.path[:0] = [os.path.dirname(_HERE), os.path.join(os.path.dirname(_HERE),
 from absl import app, flags  # noqa: E402
 from configs import (  # noqa: E402
     quant_lenet5,
+    quant_lenet5_lsq,
     quant_lenet_300_100,
     quant_mlp_128_affine,
 )
 
-from jaxcompress.pipelines.suite import Row, pct, run_rows  # noqa: E402
+from jaxcompress.pipelines.suite import (  # noqa: E402
+    Row,
+    pct,
+    per_seed,
+    run_rows,
+)
 
+CONFIGS = {'quant_mlp_128_affine': quant_mlp_128_affine,
+           'quant_lenet_300_100': quant_lenet_300_100,
+           'quant_lenet5': quant_lenet5, 'quant_lenet5_lsq': quant_lenet5_lsq}
+
+flags.DEFINE_string('rows', 'quant_mlp_128_affine,quant_lenet_300_100,'
+                    'quant_lenet5', 'comma-separated experiments')
+flags.DEFINE_string('seeds', '0', 'comma-separated seeds')
 flags.DEFINE_bool('table_only', False, 'do not run, only tabulate')
 flags.DEFINE_string('root', os.path.join(os.path.dirname(_HERE), 'workdirs',
                                          'quant'), 'where the runs go')
@@ -58,15 +74,34 @@ def rows_of(name, r):
   return out
 
 
+def medians(name, res) -> list[str]:
+  """Each variant's integer-model error over seeds (median; per seed)."""
+  out = [f'\n### {name}: integer-model test error over {len(res)} seeds\n',
+         '| stage | variant | error (median; per seed) | float error '
+         '| bit-exact in every seed | file bytes |', '|---|---|---|---|---|---|']
+  for stage in ('ptq', 'qat'):
+    for variant in res[0][stage]:
+      runs = [r[stage][variant] for r in res]
+      out.append(
+          f"| {stage.upper()} | {variant} | "
+          f"{per_seed([v['integer_error'] for v in runs])} | "
+          f"{per_seed([r['float_test_error'] for r in res])} | "
+          f"{all(v['integer_bit_exact'] for v in runs)} | "
+          f"{runs[0].get('file_bytes', '')} |")
+  return out
+
+
 def main(argv):
   del argv
-  rows = [Row('quant_mlp_128_affine', quant_mlp_128_affine.get_config()),
-          Row('quant_lenet_300_100', quant_lenet_300_100.get_config()),
-          Row('quant_lenet5', quant_lenet5.get_config())]
-  runs = run_rows(rows, [0], FLAGS.root, run=not FLAGS.table_only)
+  rows = [Row(n, CONFIGS[n].get_config()) for n in FLAGS.rows.split(',')]
+  seeds = [int(s) for s in FLAGS.seeds.split(',')]
+  runs = run_rows(rows, seeds, FLAGS.root, run=not FLAGS.table_only)
   for row in rows:
-    for r in runs[row.name]:
-      print('\n'.join(rows_of(row.name, r)))
+    res = runs[row.name]
+    if len(res) > 1:
+      print('\n'.join(medians(row.name, res)))
+    for seed, r in zip(seeds, res):
+      print('\n'.join(rows_of(f'{row.name} seed {seed}', r)))
 
 
 if __name__ == '__main__':

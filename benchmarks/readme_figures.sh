@@ -35,8 +35,7 @@ if [[ $part == all || $part == conv ]]; then
     --rows=deep_compression_lenet5
   $PY benchmarks/structured_results_table.py --seeds=0,1,2 \
     --rows=structured_lenet5,structured_resnet_slimming,structured_resnet_dense
-  for s in 0 1 2; do $PY experiments/main.py \
-    --config=experiments/configs/quant_lenet5_lsq.py \
-    --workdir=workdirs/quant_lenet5_lsq/seed$s --config.seed=$s; done
+  $PY benchmarks/quant_table.py --rows=quant_lenet5_lsq --seeds=0,1,2 \
+    --root=workdirs
   $PY benchmarks/quant_table.py
 fi

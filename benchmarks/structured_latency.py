@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -32,7 +31,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import jaxcompress.structured as st  # noqa: E402
-from jaxcompress import metrics, models  # noqa: E402
+from jaxcompress import metrics, models, timing  # noqa: E402
 
 DEFAULT_CASES = ('lenet_300_100:88,33:266;lenet_300_100:88,33;mlp_128:64;'
                  'lenet5:9,18,25;resnet_small:8,16')
@@ -42,7 +41,8 @@ def _shrunk(name: str, widths: tuple[int, ...], inputs: int | None):
   model = models.get_model(name)
   variables = jax.jit(model.init)(jax.random.PRNGKey(0),
                                   jnp.zeros((1, 28, 28, 1)))
-  graph = st.trace_groups(model, variables, inputs=inputs is not None)
+  graph = st.trace_groups(model, variables, (28, 28, 1),
+                           inputs=inputs is not None)
   attrs = st.width_attributes(model, graph)
   keep = {} if inputs is None else {'input': np.arange(inputs)}
   field = None
@@ -62,18 +62,10 @@ def _shrunk(name: str, widths: tuple[int, ...], inputs: int | None):
 
 
 def _time_pair(f_dense, v_dense, f_small, v_small, x, repeats):
-  f_dense(v_dense, x).block_until_ready()
-  f_small(v_small, x).block_until_ready()
-  td, ts = [], []
-  for _ in range(repeats):
-    t0 = time.perf_counter()
-    f_dense(v_dense, x).block_until_ready()
-    t1 = time.perf_counter()
-    f_small(v_small, x).block_until_ready()
-    t2 = time.perf_counter()
-    td.append(t1 - t0)
-    ts.append(t2 - t1)
-  return 1e3 * float(np.median(td)), 1e3 * float(np.median(ts))
+  t = timing.ms(timing.interleaved({
+      'dense': lambda: f_dense(v_dense, x),
+      'small': lambda: f_small(v_small, x)}, repeats, warmup=1))
+  return t['dense'], t['small']
 
 
 def main():

@@ -14,6 +14,7 @@ import sys
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.dirname(_HERE), _HERE]
 
+import process_flags  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 from configs import compare as suite_config  # noqa: E402
 
@@ -26,6 +27,7 @@ FLAGS = flags.FLAGS
 def main(argv):
   del argv
   logging.get_absl_handler().addFilter(lambda r: 'orbax' not in r.pathname)
+  process_flags.initialize()   # before anything touches a device
   from jaxcompress.pipelines import compare
   suite = suite_config.get_config('quick' if FLAGS.quick else 'full')
   try:

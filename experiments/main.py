@@ -17,6 +17,7 @@ import sys
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.dirname(_HERE), _HERE]  # jaxcompress, and configs.*
 
+import process_flags  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
@@ -31,6 +32,7 @@ def main(argv):
   del argv
   # Orbax logs every save at INFO; keep the run's own progress readable.
   logging.get_absl_handler().addFilter(lambda r: 'orbax' not in r.pathname)
+  process_flags.initialize()   # before anything touches a device
   import jax
 
   from jaxcompress import files, pipelines

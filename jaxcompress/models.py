@@ -26,6 +26,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxcompress import layers, zoo
+
 
 class MLP(nn.Module):
   """Fully connected ReLU network, layers named fc1, fc2, ...
@@ -65,19 +67,6 @@ class MLP(nn.Module):
     return nn.Dense(self.num_classes, name=f'fc{len(self.features) + 1}')(x)
 
 
-def max_pool_2x2(x):
-  """2x2 max pooling with stride 2, as a reshape and a max.
-
-  Same values as nn.max_pool(x, (2, 2), (2, 2)), but its gradient is a
-  compare-and-select instead of XLA's select_and_scatter, which is several
-  times slower on CPU (LeNet-5's train step runs about 2x faster).
-  """
-  n, h, w, c = x.shape
-  if h % 2 or w % 2:
-    return nn.max_pool(x, (2, 2), (2, 2))
-  return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
-
-
 class LeNet5(nn.Module):
   """LeNet-5 as in Caffe's examples/mnist (used by Han et al. 2015).
 
@@ -93,14 +82,14 @@ class LeNet5(nn.Module):
   @nn.compact
   def __call__(self, x, train: bool = False):
     c1, c2, f1 = self.features
-    x = nn.Conv(c1, (5, 5), padding='VALID', name='conv1')(x)
+    x = layers.Conv(c1, (5, 5), padding='VALID', name='conv1')(x)
     if self.batch_norm:
       x = nn.BatchNorm(use_running_average=not train, name='bn1')(x)
-    x = max_pool_2x2(x)
-    x = nn.Conv(c2, (5, 5), padding='VALID', name='conv2')(x)
+    x = layers.max_pool_2x2(x)
+    x = layers.Conv(c2, (5, 5), padding='VALID', name='conv2')(x)
     if self.batch_norm:
       x = nn.BatchNorm(use_running_average=not train, name='bn2')(x)
-    x = max_pool_2x2(x)
+    x = layers.max_pool_2x2(x)
     x = x.reshape((x.shape[0], -1))
     x = nn.Dense(f1, name='fc1')(x)
     if self.batch_norm:
@@ -118,14 +107,14 @@ class ResidualBlock(nn.Module):
   @nn.compact
   def __call__(self, x, train: bool = False):
     norm = functools.partial(nn.BatchNorm, use_running_average=not train)
-    y = nn.Conv(self.features, (3, 3), self.strides, use_bias=False,
-                name='conv1')(x)
+    y = layers.Conv(self.features, (3, 3), self.strides, use_bias=False,
+                    name='conv1')(x)
     y = nn.relu(norm(name='bn1')(y))
-    y = nn.Conv(self.features, (3, 3), use_bias=False, name='conv2')(y)
+    y = layers.Conv(self.features, (3, 3), use_bias=False, name='conv2')(y)
     y = norm(name='bn2')(y)
     if x.shape[-1] != self.features or self.strides != 1:
-      x = nn.Conv(self.features, (1, 1), self.strides, use_bias=False,
-                  name='proj_conv')(x)
+      x = layers.Conv(self.features, (1, 1), self.strides, use_bias=False,
+                      name='proj_conv')(x)
       x = norm(name='proj_bn')(x)
     return nn.relu(x + y)
 
@@ -142,8 +131,8 @@ class ResNetSmall(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    x = nn.Conv(self.stage_features[0], (3, 3), use_bias=False,
-                name='stem_conv')(x)
+    x = layers.Conv(self.stage_features[0], (3, 3), use_bias=False,
+                    name='stem_conv')(x)
     x = nn.BatchNorm(use_running_average=not train, name='stem_bn')(x)
     x = nn.relu(x)
     for i, width in enumerate(self.stage_features, start=1):
@@ -164,6 +153,13 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     'hinton_teacher': functools.partial(MLP, features=(1200, 1200)),
     'hinton_student': functools.partial(MLP, features=(800, 800)),
     'resnet_small': ResNetSmall,
+    # Beyond MNIST (jaxcompress/zoo): num_classes from the dataset.
+    'resnet20': zoo.resnet20,          # CIFAR, He et al. 2016
+    'resnet56': zoo.resnet56,
+    'vgg16_cifar': zoo.vgg16_cifar,    # CIFAR, Li et al. 2017
+    'resnet18': zoo.resnet18,          # ImageNet, torchvision
+    'resnet50': zoo.resnet50,
+    'vit_tiny': zoo.vit_tiny,          # 28x28 and 32x32 inputs
 }
 
 

@@ -1,10 +1,13 @@
 """Timing on a shared machine: calls taken in turns, medians reported.
 
 Every speed figure of the project (latency in results.json, the benchmark
-tables) is measured with `interleaved`: the functions are warmed up, then
-called in turn, one call of each per repeat, so that load from other
-processes hits them alike, and each gets the median of its repeats. Outputs
-are waited for with `jax.block_until_ready`.
+tables, LiteRT latency) is measured with `interleaved`: the functions are
+warmed up, then timed in rounds; each round gives every function a block of
+`block` consecutive calls (keeping its working set warm, as an application
+calling it again and again would), starting from a different function each
+round, so that load from other processes hits them alike. Outputs are
+waited for with `jax.block_until_ready`; each function gets the median (or
+`reduce`) of its timed calls.
 
 Example:
 
@@ -24,32 +27,51 @@ import jax
 
 
 def interleaved(fns: Mapping[str, Callable[[], Any]], repeats: int = 30, *,
-                warmup: int = 2, inner: int = 1,
+                warmup: int = 2, block: int = 1, inner: int = 1,
+                prepare: Mapping[str, Callable[[], Any]] | None = None,
                 reduce: Callable[[list[float]], float] = statistics.median
                 ) -> dict[str, float]:
   """Seconds per call of each function, measured in turns.
 
   Args:
     fns: {name: zero-argument function}.
-    repeats: timed rounds; each round calls every function `inner` times.
+    repeats: rounds; each round gives every function `block` timings.
     warmup: untimed calls of each function first (compilation, caches).
+    block: consecutive timings of one function per round.
     inner: calls per timing (for calls too short to time alone).
-    reduce: how the rounds combine (median; `min` for best-of).
+    prepare: {name: an untimed call made before each of that function's
+      blocks} (e.g. setting a runtime's thread count).
+    reduce: how the timings combine (median; `min` for best-of).
 
   Returns:
     {name: seconds per call}.
+
+  Raises:
+    ValueError: nothing to time, or repeats, block or inner < 1.
   """
-  for f in fns.values():
+  if not fns or min(repeats, block, inner) < 1:
+    raise ValueError('need a function to time and repeats, block, inner '
+                     '>= 1')
+  prepare = prepare or {}
+  names = list(fns)
+  for name in names:
+    if name in prepare:
+      prepare[name]()
     for _ in range(warmup):
-      jax.block_until_ready(f())
-  times = {k: [] for k in fns}
-  for _ in range(repeats):
-    for k, f in fns.items():
-      t0 = time.perf_counter()
-      for _ in range(inner):
-        out = f()
-      jax.block_until_ready(out)
-      times[k].append((time.perf_counter() - t0) / inner)
+      jax.block_until_ready(fns[name]())
+  times = {k: [] for k in names}
+  for r in range(repeats):
+    for k in range(len(names)):
+      name = names[(r + k) % len(names)]
+      if name in prepare:
+        prepare[name]()
+      f = fns[name]
+      for _ in range(block):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+          out = f()
+        jax.block_until_ready(out)
+        times[name].append((time.perf_counter() - t0) / inner)
   return {k: float(reduce(v)) for k, v in times.items()}
 
 

@@ -384,17 +384,18 @@ def test_a_file_over_budget_is_pruned_further_and_retrained(
 
 def test_validation_split_is_held_out_of_both_data_paths():
   from jaxcompress import data
-  from jaxcompress.train import loop
+  from jaxcompress.train import feed
   c = tiny_config(validation_examples=48, train_subset=128)
-  ds = loop.load_data(c)
-  val_images, _ = loop.load_validation(c)
+  ds = feed.load_data(c)
+  val_images, _ = feed.load_validation(c)
   assert len(ds.train_labels) == 80 and len(val_images) == 48
   full = data.load()
   np.testing.assert_array_equal(val_images, full.train_images[80:128])
-  # The streamed path reads the same 80 images (tfds slices the split).
+  # The streamed path reads the same 80 images (the runner's stream: tfds
+  # slices the split to the images load_data kept).
   seen = np.concatenate([b['image'] for _, b in zip(
-      range(5), data.stream('train[:80]', 16, repeat=False))])
+      range(5), data.stream('train', 16, repeat=False, subset=80))])
   keys = {x.tobytes() for x in ds.train_images}
   assert len(seen) == 80 and all(x.tobytes() in keys for x in seen)
   with pytest.raises(ValueError, match='leaves no training examples'):
-    loop.load_data(tiny_config(validation_examples=2048, train_subset=2048))
+    feed.load_data(tiny_config(validation_examples=2048, train_subset=2048))

@@ -1,5 +1,7 @@
-"""Shared fixtures: a tiny real-MNIST config that trains in seconds."""
+"""Shared fixtures: a tiny real-MNIST config that trains in seconds, and the
+error of the same run untrained (the reference end-to-end tests beat)."""
 
+import functools
 import os
 import sys
 
@@ -8,6 +10,9 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, 'experiments'))
 sys.path.insert(0, REPO)
+
+# Ten balanced classes: a model that has learnt nothing errs on ~90%.
+CHANCE_ERROR = 0.9
 
 
 def tiny_config(**overrides):
@@ -24,6 +29,28 @@ def tiny_config(**overrides):
   for k, v in overrides.items():
     c[k] = v
   return c
+
+
+@functools.lru_cache(maxsize=None)
+def untrained_error(model='lenet_300_100', test_subset=1000):
+  """Test error of the same seed's model after 10 steps at learning rate 0
+  (its initialisation), through the same `train_and_evaluate`."""
+  from jaxcompress import train
+  _, r = train.train_and_evaluate(tiny_config(
+      model=model, test_subset=test_subset, learning_rate=0.0,
+      num_train_steps=10), None)
+  return r['test_error']
+
+
+def assert_trained(error, bound, model='lenet_300_100', test_subset=1000):
+  """`error` is one only training reaches: below `bound`, which lies well
+  below chance, and far below the same seed's untrained model."""
+  reference = untrained_error(model, test_subset)
+  print(f'test error {error:.3f} (bound {bound}), untrained {reference:.3f}')
+  assert reference > CHANCE_ERROR - 0.1, reference   # it learnt nothing
+  assert bound <= CHANCE_ERROR - 0.4
+  assert error < bound, (error, bound, reference)
+  assert error < reference - 0.4, (error, reference)
 
 
 @pytest.fixture

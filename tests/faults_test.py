@@ -313,23 +313,28 @@ def test_finished_run_is_kept_not_retrained(good):
   assert _snapshot(good) == before
 
 
+def _killed_before_saving(step, config, workdir, monkeypatch):
+  """Runs `config` into `workdir`, killed as it saves checkpoint `step`."""
+  from jaxcompress.train import checkpoints
+  real = checkpoints.save_args
+
+  def crash(state):
+    if int(state.step) == step:
+      raise KeyboardInterrupt(f'simulated kill at step {step}')
+    return real(state)
+
+  monkeypatch.setattr(checkpoints, 'save_args', crash)
+  with pytest.raises(KeyboardInterrupt):
+    train.train_and_evaluate(config, str(workdir))
+  monkeypatch.setattr(checkpoints, 'save_args', real)
+
+
 def test_damaged_latest_checkpoint_falls_back_to_the_previous(
     tmp_path, capsys, monkeypatch):
-  from jaxcompress.train import store
   config = tiny_config(checkpoint_every_steps=10)
   _, uninterrupted = train.train_and_evaluate(config, str(tmp_path / 'a'))
   wd = tmp_path / 'b'
-  real = store.save_args
-
-  def crash_at_40(state):
-    if int(state.step) == 40:
-      raise KeyboardInterrupt('simulated kill before the last checkpoint')
-    return real(state)
-
-  monkeypatch.setattr(store, 'save_args', crash_at_40)
-  with pytest.raises(KeyboardInterrupt):
-    train.train_and_evaluate(config, str(wd))
-  monkeypatch.setattr(store, 'save_args', real)
+  _killed_before_saving(40, config, wd, monkeypatch)
   # A bit flip in the latest checkpoint (step 30): fc1's kernel.
   flipped = 0
   for folder, _, names in os.walk(wd / 'checkpoints' / '30'):
@@ -351,19 +356,8 @@ def test_damaged_latest_checkpoint_falls_back_to_the_previous(
 
 
 def test_no_usable_checkpoint_is_an_error_naming_it(tmp_path, monkeypatch):
-  from jaxcompress.train import store
   config = tiny_config(checkpoint_every_steps=10)
-  real = store.save_args
-
-  def crash_at_20(state):
-    if int(state.step) == 20:
-      raise KeyboardInterrupt('simulated kill')
-    return real(state)
-
-  monkeypatch.setattr(store, 'save_args', crash_at_20)
-  with pytest.raises(KeyboardInterrupt):
-    train.train_and_evaluate(config, str(tmp_path))
-  monkeypatch.setattr(store, 'save_args', real)
+  _killed_before_saving(20, config, tmp_path, monkeypatch)
   for folder, _, names in os.walk(tmp_path / 'checkpoints' / '10'):
     for n in names:
       p = os.path.join(folder, n)
@@ -371,3 +365,21 @@ def test_no_usable_checkpoint_is_an_error_naming_it(tmp_path, monkeypatch):
   with pytest.raises(train.RunError, match='No usable checkpoint: .*'
                      'checkpoints/10'):
     train.train_and_evaluate(config, str(tmp_path))
+
+
+def test_a_field_added_later_at_its_default_keeps_the_run(tmp_path):
+  train.train_and_evaluate(tiny_config(num_train_steps=10), str(tmp_path))
+  run = files.read_json(str(tmp_path / 'run.json'))
+  # As a version without the shard_params field would have recorded it.
+  old = {k: v for k, v in run['config'].items() if k != 'shard_params'}
+  files.write_json(str(tmp_path / 'run.json'),
+                   dict(run, config=old, fingerprint='0' * 16))
+  traces = train.TRACE_COUNTS['train_step']
+  _, r = train.train_and_evaluate(tiny_config(num_train_steps=10),
+                                  str(tmp_path))
+  assert train.TRACE_COUNTS['train_step'] == traces   # finished, kept
+  assert files.read_json(str(tmp_path / 'run.json'))['fingerprint'] != \
+      '0' * 16
+  with pytest.raises(ValueError, match='shard_params: False -> True'):
+    train.train_and_evaluate(tiny_config(num_train_steps=10,
+                                         shard_params=True), str(tmp_path))

@@ -1,4 +1,3 @@
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -79,12 +78,25 @@ def test_sparse_flops_count_only_nonzero_weights():
   assert s['nonzero_params'] == s['num_params'] - 392 * 128 - (128 + 10)
 
 
+def test_layer_macs_by_hand_are_integer_counts():
+  m, v = _init('mlp_128')
+  k = np.array(v['params']['fc1']['kernel'])
+  k[:196] = 0.0  # a quarter of fc1's inputs removed
+  v = {'params': {**v['params'], 'fc1': {**v['params']['fc1'], 'kernel': k}}}
+  macs = metrics.layer_macs(m, v, np.zeros((1, 28, 28, 1), np.float32))
+  assert macs == {'fc1': (784 * 128, 588 * 128), 'fc2': (128 * 10, 1280)}
+  assert all(type(dense) is int for dense, _ in macs.values())
+
+
+def test_latency_default_batch_sizes():
+  m, v = _init('mlp_64')
+  lat = metrics.latency_ms(m.apply, v, np.zeros((1024, 28, 28, 1),
+                                                np.float32), repeats=1)
+  assert set(lat) == {'batch_1', 'batch_1024'}
+  assert all(ms > 0 for ms in lat.values())
+
+
 def test_unknown_model_raises():
   with pytest.raises(ValueError, match="Unknown model 'lenet7'"):
     models.get_model('lenet7')
 
-
-def test_max_pool_2x2_matches_flax_max_pool():
-  x = jax.random.normal(jax.random.key(0), (2, 8, 6, 3))
-  np.testing.assert_array_equal(models.max_pool_2x2(x),
-                                nn.max_pool(x, (2, 2), (2, 2)))

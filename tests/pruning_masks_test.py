@@ -4,11 +4,15 @@ import hypothesis
 import hypothesis.extra.numpy as hnp
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
+import optax
 import pytest
+from conftest import tiny_config
 from hypothesis import strategies as st
 
 from jaxcompress import pruning
+from jaxcompress.plugins import parse_config
 from jaxcompress.pruning import masks as masks_lib
 from jaxcompress.pruning import schedules
 
@@ -96,7 +100,8 @@ def test_masking_is_idempotent(w, sparsity):
   # same sparsity gives the same weights.
   np.testing.assert_array_equal(pruning.apply_masks(w1, masks1)['w'],
                                 w1['w'])
-  masks2 = pruning.compute_masks(specs, score.compute((), w1, w1, None), w1, masks1, 1.0)
+  masks2 = pruning.compute_masks(specs, score.compute((), w1, w1, None), w1,
+                                 masks1, 1.0)
   np.testing.assert_array_equal(pruning.apply_masks(w1, masks2)['w'],
                                 w1['w'])
   assert int(masks1['w'].sum()) == w.size - round(sparsity * w.size)
@@ -116,6 +121,13 @@ def test_specs_uniform_biases_dense_and_rules():
                                                   ('fc1/bias', 0.5)])
   assert specs['fc2']['kernel'] is None
   assert specs['fc1']['bias'].num_pruned == 2
+
+
+def test_rule_layers_keep_their_own_sparsity_outside_the_global_pool():
+  specs = pruning.layer_specs(PARAMS, 0.5, 'global', rules=[('fc2', 0.25)])
+  fc1, fc2 = specs['fc1']['kernel'], specs['fc2']['kernel']
+  assert fc1.pool and fc1.num_pruned == 16    # the pool is fc1 alone
+  assert not fc2.pool and fc2.num_pruned == 2
 
 
 def test_specs_global_and_erk():
@@ -142,24 +154,37 @@ def test_bad_sparsity_raises(bad):
     pruning.layer_specs(PARAMS, 0.5, rules=[('fc1', bad)])
 
 
+def test_negative_std_quality_raises():
+  with pytest.raises(ValueError, match='quality must be >= 0'):
+    pruning.layer_specs(PARAMS, -0.5, 'std')
+  assert pruning.layer_specs(PARAMS, 0.0, 'std')['fc1']['kernel'].quality == 0
+
+
 def test_unused_rule_raises():
   with pytest.raises(ValueError, match='match no parameter'):
     pruning.layer_specs(PARAMS, 0.5, rules=[('conv9', 0.5)])
 
 
-def test_nm_spec_that_does_not_fit_raises():
+def test_nm_specs_sparsity_and_fit():
   with pytest.raises(ValueError, match='does not divide'):
     pruning.layer_specs({'k': jnp.zeros((6, 4))}, 0.0, mask_type='nm',
                         nm=(2, 4), nm_axis=0)
   specs = pruning.layer_specs(PARAMS, 0.0, mask_type='nm', nm=(1, 2),
                               nm_axis=0)
   assert specs['fc1']['kernel'].nm == (1, 2, 0)
+  # 1 of every 2 kept: sparsity 1/2, 16 of fc1's 32 weights removed.
+  assert specs['fc1']['kernel'].sparsity == 0.5
+  assert specs['fc1']['kernel'].num_pruned == 16
+  specs = pruning.layer_specs(PARAMS, 0.0, mask_type='nm', nm=(1, 4),
+                              nm_axis=0)
+  assert specs['fc1']['kernel'].num_pruned == 24
 
 
 def test_schedules_hand_computed():
   poly = schedules.Polynomial(begin=10, end=30, every=10, power=3)
   f = jax.jit(poly)
-  for t, upd, frac in [(0, False, 0.0), (10, True, 0.0), (15, False, 1 - 0.75 ** 3),
+  for t, upd, frac in [(0, False, 0.0), (10, True, 0.0),
+                       (15, False, 1 - 0.75 ** 3),
                        (20, True, 0.875), (30, True, 1.0), (40, False, 1.0)]:
     u, fr = f(jnp.int32(t))
     assert bool(u) == upd and float(fr) == pytest.approx(frac), t
@@ -168,8 +193,76 @@ def test_schedules_hand_computed():
   assert float(it(jnp.int32(5))[1]) == 0.5
 
 
+def _zhu_gupta(t, t0, dt, n, s_i, s_f):
+  """Zhu & Gupta 2017, eq. 1: s_t = s_f + (s_i - s_f) (1 - (t - t0) / (n dt))^3
+  for t0 <= t <= t0 + n dt (written out here, independently of the library)."""
+  return s_f + (s_i - s_f) * (1.0 - (t - t0) / (n * dt)) ** 3
+
+
+@pytest.mark.parametrize('s_i', [0.0, 0.2])
+def test_default_polynomial_schedule_is_zhu_gupta_cubic(s_i):
+  s_f, t0, dt, n = 0.8, 10, 5, 4
+  # No power given: the default must be Zhu & Gupta's cubic.
+  poly = schedules.Polynomial(begin=t0, end=t0 + n * dt, every=dt,
+                              initial_fraction=s_i / s_f)
+  f = jax.jit(poly)
+  for k in range(n + 1):
+    t = t0 + k * dt
+    update, frac = f(jnp.int32(t))
+    assert bool(update), t
+    assert float(frac) * s_f == pytest.approx(
+        _zhu_gupta(t, t0, dt, n, s_i, s_f), abs=1e-6), t
+  # By hand at the first step after t0 (s_i = 0): 0.8 (1 - 0.75^3) = 0.4625;
+  # a square (power 2) would give 0.35.
+  if s_i == 0.0:
+    assert float(f(jnp.int32(t0 + dt))[1]) * s_f == pytest.approx(0.4625)
+
+
+def test_default_polynomial_schedule_through_the_config_section():
+  # A pruning section that names no power: the section's default.
+  c = tiny_config()
+  c.pruning = ml_collections.ConfigDict(dict(
+      sparsity=0.9, schedule='polynomial', begin=0, end=40, every=10))
+  section = parse_config(c).sections['pruning']
+  f = jax.jit(section.make_schedule(1))
+  for t in (0, 10, 20, 30, 40):
+    assert float(f(jnp.int32(t))[1]) * 0.9 == pytest.approx(
+        _zhu_gupta(t, 0, 10, 4, 0.0, 0.9), abs=1e-6), t
+
+
+def test_default_polynomial_schedule_prunes_zhu_gupta_counts():
+  w = jax.random.normal(jax.random.key(0), (50, 20))   # 1,000 weights
+  params = {'w': w}
+  specs = pruning.layer_specs(params, 0.75)
+  tx = pruning.prune(specs, schedule=schedules.Polynomial(begin=2, end=10,
+                                                          every=2))
+  state = tx.init(params)
+  step = jax.jit(tx.update)
+  pruned = []
+  for _ in range(12):
+    u, state = step(jax.tree.map(jnp.zeros_like, params), state, params)
+    params = optax.apply_updates(params, u)
+    pruned.append(int(np.sum(np.asarray(params['w']) == 0)))
+  # round(1000 s_t) at t = 2, 4, ..., 10 from Zhu & Gupta's formula:
+  # 0, 433.6, 656.25, 738.3, 750; masks hold between updates.
+  expected = [round(1000 * _zhu_gupta(t, 2, 2, 4, 0.0, 0.75))
+              for t in (2, 4, 6, 8, 10)]
+  assert expected == [0, 434, 656, 738, 750]
+  assert pruned == [0, 0, 0, 0, 434, 434, 656, 656, 738, 738, 750, 750]
+
+
+def test_last_update_of_each_schedule():
+  # The step after which masks reach their full target (None: never).
+  assert schedules.OneShot(3).last_update == 3
+  assert schedules.Iterative([5, 9, 20]).last_update == 20
+  assert schedules.Polynomial(begin=10, end=30).last_update == 30
+  assert schedules.EveryStep().last_update == 0
+  assert schedules.Never().last_update is None
+
+
 def test_schedule_that_ends_before_it_begins_raises():
-  with pytest.raises(ValueError, match='before it begins'):
-    schedules.Polynomial(begin=100, end=50)
+  for end in (50, 100):
+    with pytest.raises(ValueError, match='before it begins'):
+      schedules.Polynomial(begin=100, end=end)
   with pytest.raises(ValueError, match='increasing'):
     schedules.Iterative([10, 5])

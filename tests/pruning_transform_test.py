@@ -105,6 +105,35 @@ def test_han_std_rule_hand_computed():
                                 np.abs(new['w']) >= np.std(alive))
 
 
+def test_han_std_rule_keeps_a_lone_survivor():
+  # One weight left: the std of the survivors is 0 (mean = that weight), so
+  # any quality keeps it; dividing by anything but the count would not.
+  params = {'w': jnp.array([[0.8, -2.0], [0.3, 1.0]])}
+  masks = {'w': np.array([[True, False], [False, False]])}
+  specs = pruning.layer_specs(params, 3.0, 'std')
+  tx = pruning.prune(specs, schedule=schedules.Iterative([0]),
+                     initial_masks=masks)
+  upd, state = jax.jit(tx.update)({'w': jnp.zeros((2, 2))},
+                                  tx.init(params), params)
+  np.testing.assert_array_equal(state.masks['w'], masks['w'])
+  np.testing.assert_array_equal(optax.apply_updates(params, upd)['w'],
+                                np.float32([[0.8, 0.0], [0.0, 0.0]]))
+
+
+def test_plain_score_function_and_bad_score():
+  # A plain (params, new_params, key) -> scores function is a score.
+  params = {'w': jnp.array([[1., 2.], [3., 4.]])}
+  specs = pruning.layer_specs(params, 0.5)
+  smallest = lambda p, new, key: jax.tree.map(lambda w: -jnp.abs(w), new)
+  tx = pruning.prune(specs, smallest)
+  upd, _ = jax.jit(tx.update)({'w': jnp.zeros((2, 2))}, tx.init(params),
+                              params)
+  np.testing.assert_array_equal(optax.apply_updates(params, upd)['w'],
+                                [[1., 2.], [0., 0.]])
+  with pytest.raises(ValueError, match='must be a Score or a function'):
+    pruning.prune(specs, 3)
+
+
 def test_gradual_schedule_compiles_once():
   params = _params()
   specs = pruning.layer_specs(params, 0.9, 'global')
@@ -157,6 +186,35 @@ def test_saliency_hand_computed():
   score = pruning.saliency(loss, images, labels, batch_size=1, num_batches=2)
   s = jax.jit(lambda p: score.compute((), p, p, None))(params)
   np.testing.assert_allclose(s['w'], [[2., 2.], [3., 4.5]])
+  # Defaults: one batch of 100 examples (here all ones, so grad = 100).
+  ones = np.ones((150, 2, 2), np.float32)
+  for score in (pruning.saliency(loss, ones, np.zeros(150, np.int32)),
+                pruning.snip(loss, ones, np.zeros(150, np.int32))):
+    s = jax.jit(lambda p: score.compute((), p, p, None))(params)
+    np.testing.assert_allclose(s['w'], 100 * np.abs(params['w']))
+  with pytest.raises(ValueError, match='asks for 200 examples'):
+    pruning.saliency(loss, ones, np.zeros(150, np.int32), num_batches=2)
+
+
+def test_movement_pruning_keeps_weights_moving_away_from_zero():
+  params = {'w': jnp.array([[1., -1.], [0.5, 2.]])}
+  specs = pruning.layer_specs(params, 0.5)
+  tx = pruning.prune(specs, pruning.movement(), schedules.OneShot(1))
+  grads = [{'w': jnp.array([[-0.5, -0.5], [1., 0.]])},
+           {'w': jnp.array([[-1., 1.], [3., 0.1]])}]
+  zeros = jax.tree.map(jnp.zeros_like, params)
+  update = jax.jit(tx.update)
+  state = tx.init(params)
+  for g in grads:                    # weights held still: no updates
+    _, state = update(zeros, state, params, grads=g)
+  # Sanh et al. 2020: S = -sum_t g_t w_t = -([[-1.5, .5], [4, .1]] * w)
+  #   = [[1.5, 0.5], [-2, -0.2]]: the two top rows are kept, though
+  # magnitude would keep 2 and one of +-1.
+  ps = pruning.find_state(state)
+  np.testing.assert_allclose(ps.score_state['w'], [[1.5, 0.5], [-2., -0.2]])
+  np.testing.assert_array_equal(ps.masks['w'], [[1, 1], [0, 0]])
+  with pytest.raises(ValueError, match='raw gradients'):
+    tx.update(zeros, tx.init(params), params)
 
 
 def test_nm_masks_in_training():
@@ -179,7 +237,8 @@ def test_projection_constraint_holds_every_step():
     for name, n in (('fc1', 128), ('fc2', 32)):
       k = n - round(0.8 * n)
       assert np.count_nonzero(p[name]['kernel']) <= k
-    masks_seen.append(np.asarray(pruning.find_state(state).masks['fc1']['kernel']))
+    masks_seen.append(
+        np.asarray(pruning.find_state(state).masks['fc1']['kernel']))
     assert int(pruning.find_state(state).max_kept['fc1']['kernel']) == 128 - 102
   # IHT lets weights come back: the support changes over steps.
   assert any((a != b).any() for a, b in zip(masks_seen, masks_seen[1:]))
@@ -216,6 +275,11 @@ def test_specs_from_other_params_raise():
   tx = pruning.prune(pruning.layer_specs({'w': jnp.ones((4, 4))}, 0.5))
   with pytest.raises(ValueError, match='spec tree'):
     tx.init(_params())
+  # 2:4 specs made for 8 rows do not fit a parameter of 6 rows.
+  nm = pruning.layer_specs({'k': jnp.ones((8, 3))}, 0.0, mask_type='nm',
+                           nm=(2, 4), nm_axis=0)
+  with pytest.raises(ValueError, match='M=4 does not divide axis 0'):
+    pruning.prune(nm).init({'k': jnp.ones((6, 3))})
 
 
 def test_linen_variables_and_nnx_state():
@@ -251,6 +315,11 @@ def test_penalties_hand_computed():
   assert float(jax.jit(gl)(params)) == pytest.approx(np.sqrt(2) * 6)
   assert np.all(np.isfinite(jax.grad(gl)({'fc': {
       'kernel': jnp.zeros((2, 2)), 'bias': jnp.zeros(2)}})['fc']['kernel']))
+  # (3 in, 2 out): column norms |(3, 4, 0)| = 5 and |(0, -1, 0)| = 1, each
+  # weighted by sqrt(3).
+  tall = {'fc': {'kernel': jnp.array([[3., 0.], [4., -1.], [0., 0.]])}}
+  gl = pruning.group_lasso_penalty(pruning.layer_specs(tall, 0.5), 1.0)
+  assert float(gl(tall)) == pytest.approx(np.sqrt(3) * 6)
 
 
 def test_summary_hand_computed():
@@ -263,6 +332,9 @@ def test_summary_hand_computed():
   assert s['layers']['fc/bias']['pruned'] is False
   assert s['total'] == {'size': 6, 'nnz': 3, 'sparsity': 0.5}
   assert s['pruned_layers']['nnz'] == 2
+  # No specs: nothing is pruned, an empty row of sparsity 0.
+  assert pruning.sparsity_summary(params)['pruned_layers'] == {
+      'size': 0, 'nnz': 0, 'sparsity': 0.0}
   assert 'fc/kernel' in pruning.format_summary(s)
 
 

@@ -8,7 +8,6 @@ import optax
 import pytest
 
 from jaxcompress.quantization import apply as A
-from jaxcompress.quantization import quantizers as qz
 from jaxcompress.quantization.quantizers import QuantSpec
 
 
@@ -102,28 +101,38 @@ class _Tiny(nn.Module):
     return nn.Dense(2, name='fc2')(x)
 
 
-def test_interception_hand_computed_and_gradient():
+def test_interception_quantizes_input_and_kernel_by_hand_with_ste_gradient():
   model = _Tiny()
-  x = jnp.array([[0.2, -0.4], [1.0, 0.6]])
+  # Off the input grid (step 0.1, zero point 5, 4 bits: [-0.5, 1.0]); 1.26
+  # is clipped to 1.0.
+  x = jnp.array([[0.23, -0.47], [1.26, 0.61]])
   v = model.init(jax.random.key(0), x)
+  k = np.array([[0.5, -1.27, 0.3], [0.254, 0.8, -0.6]], np.float32)
+  b = np.array([0.1, -0.2, 0.05], np.float32)
+  v = {'params': {**v['params'], 'fc1': {'kernel': jnp.asarray(k),
+                                         'bias': jnp.asarray(b)}}}
   lq = A.LayerQuant(QuantSpec(8, axis=-1), QuantSpec(4, symmetric=False),
                     act_scale=np.float32(0.1), act_zero_point=np.float32(5.0))
   f = A.fake_quant_apply(model.apply, {'fc1': lq})
   out = jax.jit(f)(v, x)
-  # Reference: plain flax on fake-quantized input and kernel.
-  k = v['params']['fc1']['kernel']
-  kq = qz.fake_quant_tensor(k, QuantSpec(8, axis=-1))
-  xq = qz.fake_quant(x, 0.1, 5.0, QuantSpec(4, symmetric=False))
-  np.testing.assert_allclose(xq, x, atol=1e-6)  # on the grid -0.5..1.0
-  h = nn.relu(xq @ kq + v['params']['fc1']['bias'])
-  ref = h @ v['params']['fc2']['kernel'] + v['params']['fc2']['bias']
+  # By hand: codes clip(round(x / 0.1) + 5, 0, 15) = [[7, 0], [15, 11]].
+  xq = np.array([[0.2, -0.5], [1.0, 0.6]])
+  # Kernel per output column, 8-bit narrow symmetric: s = max|col| / 127.
+  s_w = np.abs(k.astype(np.float64)).max(axis=0) / 127
+  kq = s_w * np.clip(np.round(k / s_w), -127, 127)
+  assert not np.allclose(kq, k, rtol=0, atol=1e-6)   # some are off the grid
+  w2 = np.asarray(v['params']['fc2']['kernel'], np.float64)
+  b2 = np.asarray(v['params']['fc2']['bias'], np.float64)
+  z = xq @ kq + b
+  ref = np.maximum(z, 0) @ w2 + b2
   np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
-  # Gradient w.r.t. the input is straight-through: that of x @ kq.
+  assert not np.allclose(out, model.apply(v, x), rtol=1e-3, atol=1e-4)
+  # Straight-through gradient of sum(out) w.r.t. x: that of xq @ kq inside
+  # the input range, zero for the clipped entry.
   gx = jax.grad(lambda x: jnp.sum(f(v, x)))(x)
-  gref = jax.grad(lambda x: jnp.sum(
-      nn.relu(x @ kq + v['params']['fc1']['bias']) @ v['params']['fc2'][
-          'kernel']))(x)
-  np.testing.assert_allclose(gx, gref, rtol=1e-5)
+  dz = (z > 0) * w2.sum(axis=1)
+  gref = dz @ kq.T * np.array([[1, 1], [0, 1]])
+  np.testing.assert_allclose(gx, gref, rtol=1e-5, atol=1e-7)
 
 
 def test_calibrate_layers_and_empty_set():

@@ -40,6 +40,16 @@ def test_percentile_clips_outlier():
   assert hi_mm.item() == 100.0
 
 
+def test_percentile_range_is_50_exclusive_to_100_inclusive():
+  x = jnp.linspace(-1, 3, 101)
+  spec = QuantSpec(bits=8)
+  lo, hi = calibration.compute_range(x, spec, 'percentile', percentile=100.0)
+  assert (lo.item(), hi.item()) == (-1.0, 3.0)     # 100: the min-max range
+  for bad in (50.0, 49.0, 100.5):
+    with pytest.raises(ValueError, match=r'percentile must be in \(50, 100\]'):
+      calibration.compute_range(x, spec, 'percentile', percentile=bad)
+
+
 def test_percentile_per_channel():
   x = jnp.stack([jnp.linspace(0, 1, 101), jnp.linspace(0, 10, 101)], axis=1)
   lo, hi = calibration.compute_range(x, QuantSpec(8, axis=1), 'percentile',
@@ -63,17 +73,23 @@ def test_mse_beats_minmax_with_outliers():
   assert err(mse_lo, mse_hi) < 0.5 * err(*calibration.compute_range(x, spec))
 
 
-def test_mse_never_worse_than_minmax_per_channel():
+@pytest.mark.parametrize('axis', [1, 0])
+def test_mse_never_worse_than_minmax_per_channel(axis):
   x = jax.random.laplace(jax.random.key(1), (50, 3)) * jnp.array([1, 5, .1])
-  spec = QuantSpec(bits=3, symmetric=False, axis=1)
+  if axis == 0:
+    x = x.T
+  spec = QuantSpec(bits=3, symmetric=False, axis=axis)
   lo, hi = calibration.compute_range(x, spec, 'mse', num_candidates=40)
-  assert lo.shape == (1, 3)
+  assert lo.shape == hi.shape == ((1, 3) if axis == 1 else (3, 1))
 
   def err(lo, hi):
     s, z = qz.scale_zero_point(lo, hi, spec)
-    return np.asarray(jnp.sum((qz.fake_quant(x, s, z, spec) - x) ** 2, 0))
+    # Squared error per channel (summed over the other axis).
+    return np.asarray(jnp.sum((qz.fake_quant(x, s, z, spec) - x) ** 2,
+                              1 - axis))
 
   assert (err(lo, hi) <= err(*qz.tensor_range(x, spec)) + 1e-6).all()
+  assert (hi < qz.tensor_range(x, spec)[1]).any()   # some range was clipped
 
 
 def test_empty_set():

@@ -1,5 +1,6 @@
 """Integer inference: packing, int8 x int8 -> int32, bit-exact logits."""
 
+import flax.linen as nn
 import hypothesis.extra.numpy as hnp
 import jax
 import jax.numpy as jnp
@@ -69,6 +70,43 @@ def test_integer_logits_equal_fake_quant_bit_exact(name):
     if wspec.bits == 8:   # and close to the float model
       ref = model.apply(v, x)
       assert np.abs(np.asarray(out) - ref).max() < 0.05 * np.abs(ref).max()
+
+
+class _SameConvs(nn.Module):
+  """SAME convolutions: even pads (3x3, stride 1), uneven (4x4, stride 2)."""
+
+  @nn.compact
+  def __call__(self, x, train=False):
+    x = nn.relu(nn.Conv(4, (3, 3), padding='SAME', name='conv1')(x))
+    x = nn.relu(nn.Conv(6, (4, 4), strides=2, padding='SAME',
+                        name='conv2')(x))
+    return nn.Dense(10, name='fc')(x.reshape((x.shape[0], -1)))
+
+
+@pytest.mark.parametrize('name', ['same_convs', 'resnet_small'])
+def test_integer_same_padded_convs_with_affine_inputs_bit_exact(name):
+  model = (_SameConvs() if name == 'same_convs'
+           else models.get_model('resnet_small'))
+  # Inputs on [-0.4, 2.8] (like normalized MNIST) and ReLU outputs: real zero
+  # is not the middle code, so the padding code matters.
+  x = np.asarray(jax.random.uniform(jax.random.key(1), (24, 12, 12, 1),
+                                    minval=-0.4, maxval=2.8))
+  v = model.init(jax.random.key(0), x[:1])
+  for wspec, aspec in [
+      (QuantSpec(8, axis=-1), QuantSpec(8, symmetric=False)),
+      (QuantSpec(4, symmetric=False, axis=-1), QuantSpec(5, symmetric=False)),
+  ]:
+    specs = A.weight_specs(v['params'], [('kernel', wspec)])
+    layers = {n: A.LayerQuant(wspec, s) for n, s in
+              A.act_specs(v['params'], [('kernel', aspec)]).items()}
+    layers = A.calibrate_layers(model.apply, v, x[:16], layers)
+    convs = [n for n in layers if 'conv' in n]
+    assert len(convs) >= 2
+    for n in convs:   # affine inputs: zero point off the int8 origin
+      assert layers[n].act_zero_point != 2 ** (aspec.bits - 1), n
+    fake = jax.jit(A.fake_quant_apply(model.apply, layers))(v, x)
+    out = I.convert(model, v, specs, layers)(x)
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(fake))
 
 
 def test_integer_model_computes_in_int8_and_int32():

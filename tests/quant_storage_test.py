@@ -77,3 +77,16 @@ def test_fold_batch_norm_matches_inference_mode():
   pairs = fold_bn.find_pairs(model, v, x)
   assert pairs == {'bn1': ('conv1', 1e-5), 'bn2': ('conv2', 1e-5),
                    'bn3': ('fc1', 1e-5)}
+
+
+def test_fold_refuses_batch_norm_without_a_switch():
+  model = models.get_model('resnet_small')   # no `batch_norm` attribute
+  x = np.zeros((1, 28, 28, 1), np.float32)
+  v = model.init(jax.random.key(0), x)
+  with pytest.raises(ValueError, match='no `batch_norm` switch'):
+    fold_bn.fold_batch_norm(model, v, x)
+  # Without batch statistics there is nothing to fold.
+  plain = models.get_model('mlp_64')
+  pv = plain.init(jax.random.key(0), x)
+  folded_model, folded = fold_bn.fold_batch_norm(plain, pv, x)
+  assert folded_model is plain and folded is pv

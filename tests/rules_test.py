@@ -24,7 +24,8 @@ def test_none_setting_keeps_one_entry_per_leaf():
 
 
 def test_unused_rule_raises_with_paths():
-  with pytest.raises(ValueError, match=r"conv9.*match no parameter.*params/fc1/kernel"):
+  with pytest.raises(ValueError,
+                     match=r"conv9.*match no parameter.*params/fc1/kernel"):
     rules.apply_rules(PARAMS, [('conv9', 0.5)])
 
 

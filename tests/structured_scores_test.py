@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from conftest import tiny_config
+from conftest import assert_trained, tiny_config
 
 import jaxcompress.structured as st
 from jaxcompress import pipelines
@@ -28,13 +28,14 @@ class Tiny(nn.Module):
 
 
 class TinyBN(nn.Module):
-  """conv (2 ch) -> bn -> relu -> global mean -> dense 1."""
+  """conv (2 ch) -> bn -> relu -> global mean -> dense (1 output)."""
+  classes: int = 1
 
   @nn.compact
   def __call__(self, x, train=False):
     x = nn.Conv(2, (1, 1), use_bias=False, name='conv')(x)
     x = nn.relu(nn.BatchNorm(use_running_average=not train, name='bn')(x))
-    return nn.Dense(1, name='head')(jnp.mean(x, axis=(1, 2)))
+    return nn.Dense(self.classes, name='head')(jnp.mean(x, axis=(1, 2)))
 
 
 def _tiny_params():
@@ -88,6 +89,56 @@ def test_activation_stats_by_hand():
   np.testing.assert_allclose(apoz_score['fc1'], [-0., -1., -0.5])
 
 
+def test_activation_stats_with_batch_statistics_by_hand():
+  gb = _graph(TinyBN(), (2, 2, 1))
+  # conv = (x, -x); x: image 0 pixels (1, 3, 1, 3), image 1 (5, 7, 5, 7).
+  x = jnp.array([1., 3., 1., 3., 5., 7., 5., 7.]).reshape(2, 2, 2, 1)
+  v = {'params': {'conv': {'kernel': jnp.array([[[[1., -1.]]]])},
+                  'bn': {'scale': jnp.ones(2), 'bias': jnp.zeros(2)},
+                  'head': {'kernel': jnp.ones((2, 1)), 'bias': jnp.zeros(1)}},
+       'batch_stats': {'bn': {'mean': jnp.full(2, 5.), 'var': jnp.full(2, 4.)}}}
+  # Batch statistics: mean +-4, var 5 -> relu((x - 4) / sqrt(5)) averaged
+  # over pixels: image 0: 0, image 1: 2 / sqrt(5); channel 1 mirrored.
+  stats = st.activation_stats(TinyBN(), v, gb, x, use_batch_stats=True)
+  r = 1 / np.sqrt(5 + 1e-5)
+  np.testing.assert_allclose(stats['conv']['mean'], [r, r], rtol=1e-5)
+  np.testing.assert_allclose(stats['conv']['apoz'], [0.5, 0.5])
+  # Running statistics (mean 5, var 4): relu((x - 5) / 2): 0 and 0.5 for
+  # channel 0; channel 1 is all zero.
+  stats = st.activation_stats(TinyBN(), v, gb, x)
+  np.testing.assert_allclose(stats['conv']['mean'], [0.25, 0.], atol=1e-5)
+  # The score functions pass the batch statistics on (and use the batch's).
+  score = st.activation(TinyBN(), gb, x, 'mean',
+                        batch_stats=v['batch_stats'])
+  np.testing.assert_allclose(score(v['params'])['conv'], [r, r], rtol=1e-5)
+  m3 = TinyBN(classes=3)
+  p3 = m3.init(jax.random.PRNGKey(0), x)['params']
+  p3 = {**p3, 'conv': v['params']['conv']}
+  y = jnp.array([0, 2])
+  taylor = st.taylor(m3, gb, x, y, batch_stats=v['batch_stats'])(p3)
+  direct = st.taylor_scores(m3, {**v, 'params': p3}, gb, x, y,
+                            use_batch_stats=True)
+  running = st.taylor_scores(m3, {**v, 'params': p3}, gb, x, y)
+  np.testing.assert_allclose(taylor['conv'], direct['conv'], rtol=1e-6)
+  assert np.all(np.asarray(taylor['conv']) > 0)
+  assert not np.allclose(taylor['conv'], running['conv'])
+
+
+def test_apply_unit_masks_keeps_entries_of_kept_units_only():
+  g = _graph()
+  p = _tiny_params()
+  masks = {'fc1': jnp.array([True, False, True]),
+           'fc2': jnp.array([False, True])}
+  out = jax.jit(lambda p: st.apply_unit_masks(g, p, masks))(p)
+  np.testing.assert_array_equal(out['fc1']['kernel'],
+                                [[1., 0., 0.5], [1., 0., -0.5]])
+  # fc2's entry (i, j) survives only if fc1 unit i and fc2 unit j both do.
+  np.testing.assert_array_equal(out['fc2']['kernel'],
+                                [[0., 0.], [0., 0.], [0., 2.]])
+  np.testing.assert_array_equal(out['fc3']['kernel'], [[0.], [1.]])
+  np.testing.assert_array_equal(out['fc3']['bias'], p['fc3']['bias'])
+
+
 def test_taylor_by_hand():
   g = _graph()
   x = jnp.array([[1., 1.], [2., -1.]])
@@ -100,6 +151,16 @@ def test_taylor_by_hand():
   # dL/dh1 row n = (W2 @ (relu'(z2[n]) * W3)) / 2:
   #   n=0: [1,3,0]/2, n=1: [1,3,2]/2 ; a*g = [[1,0,0],[.5,0,1.5]]
   np.testing.assert_allclose(t['fc1'], [0.75, 0., 0.75])
+  # Signs that differ across the batch: the mean is of |a*g| per example.
+  # W2 = [[1, -1], [3, 0], [0, 2]], W3 = [1, 3]: z2 = [[2, -2], [1, 2]],
+  # dL/dh1 = W2 @ (relu'(z2[n]) * W3) / 2 = [.5, 1.5, 0], [-1, 1.5, 3];
+  # a*g = [1, 0, 0], [-1, 0, 4.5]; for fc2 a*g = [1, 0], [.5, 3].
+  p = _tiny_params()
+  p['fc2']['kernel'] = jnp.array([[1., -1.], [3., 0.], [0., 2.]])
+  p['fc3']['kernel'] = jnp.array([[1.], [3.]])
+  t = st.taylor_scores(Tiny(), {'params': p}, g, x, y, loss)
+  np.testing.assert_allclose(t['fc1'], [1., 0., 2.25])
+  np.testing.assert_allclose(t['fc2'], [0.75, 1.5])
 
 
 def test_flatten_tiling_folds_positions_per_channel():
@@ -111,7 +172,8 @@ def test_flatten_tiling_folds_positions_per_channel():
       return x
   m = ConvFlat()
   g = _graph(m, (2, 1, 1))
-  params = {'conv': {'kernel': jnp.array([[[[1., -1.]]]]), 'bias': jnp.zeros(2)},
+  params = {'conv': {'kernel': jnp.array([[[[1., -1.]]]]),
+                     'bias': jnp.zeros(2)},
             'fc': {'kernel': jnp.ones((4, 1)), 'bias': jnp.zeros(1)}}
   x = jnp.array([[[[1.]], [[-2.]]]])  # one example, two positions
   s = st.activation_stats(m, {'params': params}, g, x)
@@ -130,6 +192,9 @@ def test_group_targets_and_errors():
     st.group_targets(g, 0.0, [('fc3', 0.5)])
   with pytest.raises(ValueError, match='match no parameter'):
     st.group_targets(g, 0.5, [('conv9', 0.5)])
+  for bad in (-0.5, 1.5):
+    with pytest.raises(ValueError, match=r'outside \[0, 1\]'):
+      st.group_targets(g, bad)
 
 
 def test_mask_transform_is_exact_after_apply_updates():
@@ -162,7 +227,8 @@ def test_mask_transform_is_exact_after_apply_updates():
   small, sv = st.shrink(Tiny(), {'params': p2}, input_shape=(1, 2))
   assert tuple(small.features) == (2, 2)
   x = jnp.array([[0.3, -0.7]])
-  np.testing.assert_allclose(small.apply(sv, x), Tiny().apply({'params': p2}, x),
+  np.testing.assert_allclose(small.apply(sv, x),
+                             Tiny().apply({'params': p2}, x),
                              rtol=1e-6)
 
 
@@ -178,7 +244,8 @@ def test_global_distribution_and_ties():
   np.testing.assert_array_equal(s.masks['fc1'], [True, False, False])
   np.testing.assert_array_equal(s.masks['fc2'], [True, True])
   tied = st.structured_mask(g, {'fc1': 1, 'fc2': 1}, scores,
-                            schedules.OneShot(0), 'global', ties=[['fc1', 'fc2']])
+                            schedules.OneShot(0), 'global',
+                            ties=[['fc1', 'fc2']])
   s = tied.init(_tiny_params())
   _, s = jax.jit(tied.update)(_tiny_params(), s, _tiny_params())
   # Tied: both keep round(mean(1, 2)) = 2 units (half to even).
@@ -189,7 +256,8 @@ def test_global_distribution_and_ties():
   g3 = _graph(Tiny(features=(3, 2, 3)))
   p3 = jax.tree.map(jnp.zeros_like, jax.eval_shape(
       Tiny(features=(3, 2, 3)).init, jax.random.PRNGKey(0), jnp.zeros((1, 2))))
-  sc3 = lambda p: {'fc1': jnp.array([5., 0.1, 0.2]), 'fc2': jnp.array([0.3, 4.]),
+  sc3 = lambda p: {'fc1': jnp.array([5., 0.1, 0.2]),
+                   'fc2': jnp.array([0.3, 4.]),
                    'fc3': jnp.array([6., 7., 8.])}
   tx3 = st.structured_mask(g3, {'fc1': 1, 'fc2': 1, 'fc3': 1}, sc3,
                            schedules.OneShot(0), 'global',
@@ -201,7 +269,7 @@ def test_global_distribution_and_ties():
 
 def test_plugin_end_to_end_shrinks_after_training(tmp_path):
   from jaxcompress import train
-  c = tiny_config(model='mlp_30_30', num_train_steps=30)
+  c = tiny_config(model='mlp_30_30', num_train_steps=60, steps_per_call=20)
   c.structured = default_section('structured')
   c.structured.score = 'apoz'
   c.structured.sparsity = 0.5
@@ -213,6 +281,7 @@ def test_plugin_end_to_end_shrinks_after_training(tmp_path):
   assert rep['test_error'] == pytest.approx(r['test_error'], abs=1e-3)
   assert rep['max_logit_diff_vs_masked'] < 1e-4
   assert rep['num_params'] == 784 * 15 + 15 + 15 * 15 + 15 + 15 * 10 + 10
+  assert_trained(rep['test_error'], 0.2, model='mlp_30_30')
 
 
 def test_plugin_rejects_bad_config(tmp_path):
@@ -224,8 +293,8 @@ def test_plugin_rejects_bad_config(tmp_path):
     train.train_and_evaluate(c, None)
 
 
-def test_prune_shrink_finetune_trains_the_small_model():
-  c = tiny_config(model='lenet_300_100', num_train_steps=20,
+def test_prune_shrink_finetune_small_model_starts_from_the_shrunk_weights():
+  c = tiny_config(model='lenet_300_100', num_train_steps=40,
                   pipeline='prune_shrink_finetune')
   c.structured = default_section('structured')
   c.structured.score = 'l2'
@@ -240,7 +309,7 @@ def test_prune_shrink_finetune_trains_the_small_model():
   # the small model scores what the shrunk stage-1 model scored.
   assert r['test_error'] == pytest.approx(
       r['prune_stage']['structured']['test_error'], abs=1e-3)
-  assert r['test_error'] < 0.9
+  assert_trained(r['test_error'], 0.22)
   assert r['prune_stage']['structured']['widths']['fc1'] == 60
 
 
@@ -261,7 +330,7 @@ def test_input_group_scores_by_hand():
 
 def test_prune_shrink_finetune_removes_input_pixels(tmp_path):
   from jaxcompress import train
-  c = tiny_config(model='lenet_300_100', num_train_steps=20,
+  c = tiny_config(model='lenet_300_100', num_train_steps=40,
                   pipeline='prune_shrink_finetune')
   c.structured = default_section('structured')
   c.structured.score = 'l2'
@@ -272,6 +341,7 @@ def test_prune_shrink_finetune_removes_input_pixels(tmp_path):
   c.structured.finetune_learning_rate = 1e-9
   _, r = pipelines.run(c, str(tmp_path))
   assert r['prune_stage']['structured']['widths']['input'] == 392
+  assert_trained(r['test_error'], 0.25)
   kw = r['shrunk_model_kwargs']
   assert kw['features'] == (60, 30) and len(kw['inputs']) == 392
   assert r['num_params'] == 392 * 60 + 60 + 60 * 30 + 30 + 30 * 10 + 10

@@ -34,6 +34,9 @@ def get_config() -> ml_collections.ConfigDict:
   c.model_kwargs = ml_collections.ConfigDict()
   # Start from a finished run's variables: its workdir or its model.msgpack.
   c.init_from = ''
+  # Shard parameters, optimizer and compression state over the devices
+  # (FSDP-style, jaxcompress/train/sharding.py) instead of replicating them.
+  c.shard_params = False
 
   # Optimization (jaxcompress.optim).
   c.batch_size = 128

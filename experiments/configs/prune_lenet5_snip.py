@@ -13,8 +13,8 @@ training of the survivors.
 Seeds and table: python benchmarks/pruning_experiments.py --group=snip5.
 Runtime and result: docs/results_pruning.md.
 
-Training: the lenet5 baseline's recipe (10 epochs through the per-step
-path, about 7.5 minutes on the 2-core CPU).
+Training: the lenet5 baseline's recipe (10 epochs in the scanned epoch; see
+lenet5.py for its runtime).
 Result (median of 3 seeds, measured): 0.90% at 95%, 1.26% at 98% (published
 0.8%: not reproduced); docs/results_pruning.md.
 """

@@ -18,7 +18,8 @@ steps initialised at 2 mean|w| / sqrt(qmax)). Two epochs at lr 0.005
       --workdir=workdirs/quant_lenet5_lsq/seed$s --config.seed=$s; done
 
 The seed changes the fine-tuning's data order (the float baseline is seed
-0's). README, "LSQ" (python benchmarks/quant_table.py --group=lsq).
+0's). README, "LSQ" (python benchmarks/quant_table.py --rows=quant_lenet5_lsq
+--seeds=0,1,2 --root=workdirs).
 """
 
 import ml_collections

@@ -15,7 +15,6 @@ from configs import default
 def get_config():
   c = default.get_config()
   c.model = 'resnet_small'
-  c.in_memory = False
   c.num_epochs = 3.0
   c.learning_rate = 0.05
   c.weight_decay = 1e-4

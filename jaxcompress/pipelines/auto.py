@@ -43,7 +43,7 @@ from jaxcompress.pipelines import auto_stages, shrink
 from jaxcompress.pipelines import stage as stage_lib
 from jaxcompress.plugins import registry
 from jaxcompress.rules import named_leaves
-from jaxcompress.train import loop
+from jaxcompress.train import feed
 from jaxcompress.train import step as step_lib
 
 # Settings a baseline must share with the run that compresses it: the same
@@ -74,7 +74,7 @@ def check(parsed: registry.ParsedConfig, workdir: str | None) -> None:
     raise ValueError(f'the auto pipeline builds its own pruning, quantization '
                      f'and distillation; remove the sections '
                      f'{sorted(parsed.sections)}')
-  n_train = len(loop.load_data(s).train_labels)
+  n_train = len(feed.load_data(s).train_labels)
   auto_stages.finetune_config(parsed, n_train)
   if sec.budget == 'bytes' and sec.fit_epochs > 0:
     auto_stages.finetune_config(parsed, n_train, fit=True)
@@ -114,9 +114,9 @@ def run(parsed: registry.ParsedConfig, workdir: str | None):
       base_dir = os.path.join(workdir, 'baseline')
     sharding = jax.sharding.NamedSharding(step_lib.data_mesh(),
                                           jax.sharding.PartitionSpec('data'))
-    ds = loop.load_data(s)
+    ds = feed.load_data(s)
     val = step_lib.make_evaluate(model, s.eval_batch_size, sharding,
-                                 *loop.load_validation(s))
+                                 *feed.load_validation(s))
     test = step_lib.make_evaluate(model, s.eval_batch_size, sharding,
                                   ds.test_images, ds.test_labels)
     ctx = dict(pipe=pipe, sec=sec, model=model, variables=variables,

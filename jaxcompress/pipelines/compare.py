@@ -9,7 +9,9 @@ A suite (experiments/configs/compare.py) is a ConfigDict with
 
 `run_comparison` runs the rows through `suite.run_rows` and writes
 comparison.md, comparison.csv and comparison.png (test error against nonzero
-parameters, per strategy).
+parameters, per strategy). Beside the JAX figures, each row's final model
+(its median seed's) is exported to full-int8 LiteRT: the .tflite bytes and
+its batch-1 latency in the LiteRT interpreter (`export.runs.edge_columns`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import os
 
 from jaxcompress import files
+from jaxcompress.export import runs as export_runs
 from jaxcompress.pipelines import suite as suite_lib
 
 COLUMNS = (
@@ -30,6 +33,8 @@ COLUMNS = (
     ('bytes on disk', 'bytes_on_disk', '{:,}'),
     ('latency b1 ms', 'latency_ms/batch_1', '{:.3f}'),
     ('latency b1024 ms', 'latency_ms/batch_1024', '{:.2f}'),
+    ('tflite bytes', 'tflite_bytes', '{:,}'),
+    ('LiteRT int8 b1 ms', 'litert_int8_b1_ms', '{:.4f}'),
     ('wall s', 'wall_time_s', '{:.0f}'),
 )
 
@@ -64,9 +69,12 @@ def run_comparison(suite, workdir: str) -> list[dict]:
   summaries = []
   for row in rows:
     per_seed = [final_model(r) for r in runs[row.name]]
+    median = suite_lib.median_run(per_seed)
+    # The median seed's final model, exported to full-int8 LiteRT and timed
+    # at batch 1 (what the edge would run).
+    edge = export_runs.edge_columns(median['workdir'])
     summaries.append(dict(
-        suite_lib.median_run(per_seed), run=_label(row, per_seed),
-        strategy=row.strategy,
+        median, **edge, run=_label(row, per_seed), strategy=row.strategy,
         seeds=len(per_seed), test_error=suite_lib.median_of(per_seed)))
   os.makedirs(workdir, exist_ok=True)
   suite_lib.write_tables(summaries, workdir, COLUMNS)

@@ -22,7 +22,7 @@ from jaxcompress import saved_runs
 from jaxcompress.pipelines import stage as stage_lib
 from jaxcompress.plugins import quantization as qplugin
 from jaxcompress.plugins import registry
-from jaxcompress.train import loop
+from jaxcompress.train import feed
 
 
 def run(parsed: registry.ParsedConfig, workdir: str | None):
@@ -49,8 +49,9 @@ def run(parsed: registry.ParsedConfig, workdir: str | None):
       f = pipe.stage('float', float_cfg)
       model, variables, float_results, state = (f.model, f.variables,
                                                 f.results, f.state)
-    ds = loop.load_data(s)
+    ds = feed.load_data(s)
     results = {'model': s.model,
+               'input_shape': list(float_results['input_shape']),
                'float_test_error': float_results['test_error'],
                'test_images': len(ds.test_labels),
                'float_train_wall_time_s': float_results.get(

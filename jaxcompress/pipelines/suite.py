@@ -87,6 +87,8 @@ def run_rows(rows: Sequence[Row], seeds: Sequence[int], root: str, *,
     common: overrides applied to every row before its own.
     run: False only reads finished runs (missing ones are skipped).
 
+  Each results dict also names its run's `workdir` (not written to disk).
+
   Raises:
     ValueError: duplicate row names, or a finished run of another config.
   """
@@ -107,7 +109,7 @@ def run_rows(rows: Sequence[Row], seeds: Sequence[int], root: str, *,
         results = finished_results(config, where)
       else:
         continue
-      out[row.name].append(results)
+      out[row.name].append(dict(results, workdir=where))
   return out
 
 
@@ -121,7 +123,7 @@ def finished_results(config, workdir: str) -> dict:
   from jaxcompress.train import store
   resolved = registry.resolved(registry.parse_config(config))
   recorded = files.read_json(os.path.join(workdir, 'run.json'))
-  diffs = store._diff(recorded.get('config', {}), resolved)
+  diffs = store.config_differences(recorded.get('config', {}), resolved)
   if diffs:
     raise ValueError(f'{workdir} holds a run of another configuration: '
                      + '; '.join(diffs[:8]))

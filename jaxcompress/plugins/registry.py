@@ -13,6 +13,7 @@ keys and bad values named before any data is loaded or anything compiled.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -131,6 +132,74 @@ def resolved(parsed: ParsedConfig) -> dict:
   if parsed.teacher is not None:
     out['teacher'] = sections.as_dict(parsed.teacher)
   return out
+
+
+def _defaults(cls) -> dict:
+  return sections.as_dict(cls())
+
+
+def identity(resolved_config: dict) -> dict:
+  """A resolved config without the fields at their defaults.
+
+  What identifies a run: two configs that differ only by fields added
+  later, at their default values, are the same run.
+  """
+  out = {}
+  top = _defaults(RunSettings)
+  for key, value in resolved_config.items():
+    cls = (SECTIONS[key].cls if key in SECTIONS else STAGE_SECTIONS.get(key)
+           or (RunSettings if key == 'teacher' else None))
+    if cls is not None and isinstance(value, dict):
+      d = _defaults(cls)
+      out[key] = {k: v for k, v in value.items()
+                  if k not in d or not _same(d[k], v)}
+    elif key not in top or not _same(top[key], value):
+      out[key] = value
+  return out
+
+
+def differences(old: dict, new: dict, ignore=()) -> list[str]:
+  """'field: old -> new' for each identity field two resolved configs
+  disagree on; a field missing from `old` (recorded before the field
+  existed) counts as its default."""
+  a, b = identity(old), identity(new)
+  full_old = resolved(ParsedConfig(RunSettings()))
+  out = []
+
+  def value(conf, full, key, sub=None):
+    if sub is None:
+      return conf.get(key, full.get(key, '<absent>'))
+    section = conf.get(key)
+    if section is None:
+      return '<no section>'
+    cls = SECTIONS[key].cls if key in SECTIONS else STAGE_SECTIONS.get(
+        key, RunSettings)
+    return section.get(sub, _defaults(cls).get(sub, '<absent>'))
+
+  for key in sorted(set(a) | set(b)):
+    if key in ignore:
+      continue
+    va, vb = a.get(key, {}), b.get(key, {})
+    if isinstance(va, dict) and isinstance(vb, dict) and (
+        key in SECTIONS or key in STAGE_SECTIONS or key == 'teacher'):
+      if (key in old) != (key in new):
+        out.append(f'{key}: {"present" if key in old else "absent"} -> '
+                   f'{"present" if key in new else "absent"}')
+        continue
+      for sub in sorted(set(va) | set(vb)):
+        if not _same(va.get(sub), vb.get(sub)):
+          out.append(f'{key}.{sub}: {value(old, {}, key, sub)!r} -> '
+                     f'{value(new, {}, key, sub)!r}')
+    elif not _same(va, vb):
+      out.append(f'{key}: {value(old, full_old, key)!r} -> '
+                 f'{value(new, full_old, key)!r}')
+  return out
+
+
+def _same(a, b) -> bool:
+  """Equal as JSON (tuples and lists alike, as a run.json reads back)."""
+  dump = lambda x: json.dumps(x, sort_keys=True, default=str)
+  return dump(a) == dump(b)
 
 
 def check_against_run(parsed: ParsedConfig, num_steps: int,

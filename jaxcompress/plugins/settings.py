@@ -37,6 +37,7 @@ class RunSettings:
   model: str = 'lenet_300_100'
   model_kwargs: dict = dataclasses.field(default_factory=dict)
   init_from: str = ''
+  shard_params: bool = False
   # Optimization.
   batch_size: int = 128
   num_epochs: float = 20.0

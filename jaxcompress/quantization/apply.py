@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxcompress import layers
 from jaxcompress import rules as rules_lib
 from jaxcompress.quantization import calibration
 from jaxcompress.quantization import quantizers as qz
@@ -236,7 +237,9 @@ def contract(module: nn.Module, x: jax.Array, k: jax.Array,
   dn = jax.lax.conv_dimension_numbers(
       x.shape, k.shape, ('N' + 'HWD'[:nsp] + 'C', 'HWD'[:nsp] + 'IO',
                          'N' + 'HWD'[:nsp] + 'C'))
-  return jax.lax.conv_general_dilated(
+  # The zoo's convolution (same forward; gradients that stay fast inside
+  # a scanned epoch on CPU), so quantization-aware training trains as fast.
+  return layers.conv_general_dilated(
       x, k, _tuple(module.strides, nsp), pads,
       rhs_dilation=_tuple(module.kernel_dilation, nsp),
       dimension_numbers=dn, precision=jax.lax.Precision.HIGHEST,

@@ -24,6 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxcompress.rules import named_leaves
+
 
 def find_pairs(model: nn.Module, variables: Any, x: np.ndarray
                ) -> dict[str, tuple[str, float]]:
@@ -77,7 +79,9 @@ def fold_batch_norm(model: nn.Module, variables: Any, x: np.ndarray
   """The model without batch norm and variables with it folded in.
 
   Args:
-    model: a zoo model with a `batch_norm` attribute (MLP, LeNet5).
+    model: a zoo model with a `batch_norm` attribute (MLP, LeNet5, the CIFAR
+      and ImageNet ResNets, VGG); with ``batch_norm=False`` it must give
+      every layer that fed a batch norm a bias.
     variables: its trained variables, with 'batch_stats'.
     x: one example input (to trace which layer feeds which batch norm).
 
@@ -86,8 +90,9 @@ def fold_batch_norm(model: nn.Module, variables: Any, x: np.ndarray
     batch norm is returned unchanged.
 
   Raises:
-    ValueError: if the model has batch norm it cannot drop, or a batch norm
-      that does not follow a layer with a bias.
+    ValueError: if the model has batch norm it cannot drop, a batch norm
+      that does not follow a Dense or Conv layer, or a model without batch
+      norm whose parameters differ from the folded ones (naming the array).
   """
   if 'batch_stats' not in variables or not variables['batch_stats']:
     return model, variables
@@ -106,15 +111,27 @@ def fold_batch_norm(model: nn.Module, variables: Any, x: np.ndarray
     gamma = np.asarray(bn_params.get('scale', np.ones_like(mean)))
     beta = np.asarray(bn_params.get('bias', np.zeros_like(mean)))
     layer_params = _get(params, layer)
-    if 'bias' not in layer_params:
-      raise ValueError(f'{layer} has no bias to fold {bn} into')
+    # A layer without bias (a conv before batch norm) gets one: b = 0.
+    bias = np.asarray(layer_params.get('bias', np.zeros_like(mean)))
     f = gamma / np.sqrt(var + eps)
     _set(params, f'{layer}/kernel', np.asarray(layer_params['kernel']) * f)
-    _set(params, f'{layer}/bias', (np.asarray(layer_params['bias']) - mean) * f
-         + beta)
+    _set(params, f'{layer}/bias', (bias - mean) * f + beta)
     parent = params
     keys = bn.split('/')
     for k in keys[:-1]:
       parent = parent[k]
     del parent[keys[-1]]
-  return model.clone(batch_norm=False), {'params': params}
+  folded = model.clone(batch_norm=False)
+  want = jax.eval_shape(lambda: folded.init(
+      jax.random.key(0), jnp.asarray(x)[:1], train=False))['params']
+  want = {n: tuple(a.shape) for n, a in named_leaves(want)}
+  got = {n: tuple(np.shape(a)) for n, a in named_leaves(params)}
+  for name in sorted(set(want) | set(got)):
+    if want.get(name) != got.get(name):
+      raise ValueError(
+          f'{type(model).__name__}(batch_norm=False) does not hold the folded '
+          f'parameters: {name} is {got.get(name)} folded, '
+          f'{want.get(name)} in the model (a layer before batch norm needs '
+          'a bias when batch_norm=False)')
+  return folded, {'params': params}
+

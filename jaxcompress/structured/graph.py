@@ -153,8 +153,10 @@ class Graph:
   Attributes:
     groups: every group that has a producer (a layer's output channels),
       prunable or blocked, in order of first appearance.
+    input_shape: the shape of one example the model was traced on.
   """
   groups: tuple[Group, ...]
+  input_shape: tuple[int, ...]
 
   @property
   def prunable(self) -> tuple[Group, ...]:
@@ -372,10 +374,66 @@ class _Walker:
         outs = self.run(jaxpr, ins)
         return outs
 
-    # Unknown primitive, or a slice/gather/pad/concatenate of channels.
+    if prim == 'slice':
+      return [self._slice(eqn, ins[0])]
+
+    if prim == 'pad':
+      return [self._pad(eqn, ins[0])]
+
+    # Unknown primitive, or a gather/concatenate of channels.
     if any(lbl is not None for lab in ins for lbl in lab):
-      self._block_all(ins, f'primitive {prim!r} is not understood by the tracer')
+      reason = f'primitive {prim!r} is not understood by the tracer'
+      self._block_all(ins, reason)
+      return [self._opaque(s, reason) for s in shapes_out]
     return [(None,) * len(s) for s in shapes_out]
+
+  def _opaque(self, shape, reason: str):
+    """Labels of a value the tracer cannot relate to its inputs' channels.
+
+    Each axis gets a fresh, blocked space, so whatever it is added to or
+    multiplied with later (a residual addition) is blocked too: its
+    channels cannot be removed without changing this value.
+    """
+    out = []
+    for d in shape:
+      node = self.s.new(d)
+      self.s.blocked[node] = reason
+      out.append((node, 1, 1))
+    return tuple(out)
+
+  def _slice(self, eqn, lab):
+    """A static slice: untouched axes keep their channels (strided spatial
+    subsampling of a shortcut); a channel axis that is cut is blocked."""
+    p = eqn.params
+    shape = tuple(eqn.invars[0].aval.shape)
+    strides = p['strides'] or (1,) * len(shape)
+    out = []
+    for ax, lbl in enumerate(lab):
+      whole = (p['start_indices'][ax] == 0
+               and p['limit_indices'][ax] == shape[ax] and strides[ax] == 1)
+      if lbl is not None and not whole:
+        self.s.block(lbl, 'a slice cuts its channel axis')
+        lbl = None
+      out.append(lbl if whole else None)
+    return tuple(out)
+
+  def _pad(self, eqn, lab):
+    """Padding: unpadded axes keep their channels; a padded channel axis
+    (the zero channels of an option-A shortcut) is blocked, and so is
+    everything the padded tensor meets later."""
+    reason = 'zero padding adds channels to it (e.g. an option-A shortcut)'
+    out = []
+    for (lo, hi, interior), lbl, d in zip(
+        eqn.params['padding_config'], lab, eqn.outvars[0].aval.shape):
+      if (lo, hi, interior) == (0, 0, 0):
+        out.append(lbl)
+        continue
+      if lbl is not None:
+        self.s.block(lbl, reason)
+        out.extend(self._opaque((d,), reason))
+      else:
+        out.append(None)
+    return tuple(out)
 
   def _reshape(self, lab, in_shape, out_shape):
     """Labels through a reshape: group axes into blocks of equal product."""
@@ -427,7 +485,8 @@ class _Walker:
           out[same[0]] = lab[a]
           continue
       for a in labeled:
-        self.s.block(lab[a], 'a reshape splits or merges channel axes')
+        self.s.block(lab[a], 'a reshape splits or merges its channel axis '
+                             '(as attention splits channels into heads)')
     return tuple(out)
 
   def _fresh_inputs(self, labels) -> bool:
@@ -491,15 +550,16 @@ def _sub_jaxpr(params):
 
 
 def trace_groups(model: nn.Module, variables: Any,
-                 input_shape: Sequence[int] = (28, 28, 1),
-                 batch_size: int = 3, inputs: bool = False) -> Graph:
+                 input_shape: Sequence[int], batch_size: int = 3,
+                 inputs: bool = False) -> Graph:
   """Traces `model` and returns its groups of coupled channels.
 
   Args:
     model: a Flax Linen module called as ``model.apply(variables, x,
       train=False)``.
     variables: its variables (only shapes are used).
-    input_shape: one example's shape (NHWC without the batch).
+    input_shape: one example's shape (NHWC without the batch), e.g.
+      ``images.shape[1:]`` of the data the model runs on.
     batch_size: the traced batch; keep it distinct from every layer width.
     inputs: also return the group ``'input'``: the model's input features
       (pixels), when the model flattens its input into a Dense layer; its
@@ -511,7 +571,12 @@ def trace_groups(model: nn.Module, variables: Any,
     A `Graph`. Its groups are the output channels of every Dense/Conv-like
     layer (any parameter axis that a ``dot_general`` or convolution produces),
     with every parameter axis coupled to them; first ``'input'`` if asked.
+    `Graph.input_shape` records `input_shape`.
+
+  Raises:
+    ValueError: if `input_shape` is not a sequence of positive integers.
   """
+  input_shape = check_input_shape(input_shape)
   leaves = named_leaves(variables)
   paths = [p for p, _ in leaves]
   shapes = [tuple(x.shape) for _, x in leaves]
@@ -575,7 +640,20 @@ def trace_groups(model: nn.Module, variables: Any,
     groups.append(Group(name=name, size=spaces.size[root],
                         members=tuple(members),
                         blocked=spaces.blocked.get(root)))
-  return Graph(groups=tuple(groups))
+  return Graph(groups=tuple(groups), input_shape=input_shape)
+
+
+def check_input_shape(input_shape: Any) -> tuple[int, ...]:
+  """`input_shape` as a tuple of positive ints, or a ValueError."""
+  try:
+    shape = tuple(int(d) for d in input_shape)
+  except (TypeError, ValueError):
+    shape = ()
+  if not shape or any(d <= 0 for d in shape) or shape != tuple(input_shape):
+    raise ValueError(f'input_shape must be one example\'s shape, a sequence '
+                     f'of positive integers such as (32, 32, 3), got '
+                     f'{input_shape!r}')
+  return shape
 
 
 def _input_group(spaces: _Spaces, walker: _Walker, input_shape,

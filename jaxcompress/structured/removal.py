@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxcompress.rules import named_leaves
-from jaxcompress.structured.graph import Graph, trace_groups
+from jaxcompress.structured.graph import Graph, check_input_shape, trace_groups
 
 __all__ = ['kept_units', 'mask_variables', 'shrink', 'tie_groups',
            'width_attributes']
@@ -151,15 +151,36 @@ def _with_slot(model: nn.Module, field: str, index, value: int) -> nn.Module:
   return model.clone(**{field: type(getattr(model, field))(seq)})
 
 
+def _input_shape(graph: Graph | None, input_shape) -> tuple[int, ...]:
+  """The example shape to build the model on: the graph's, or given."""
+  if input_shape is None:
+    if graph is None:
+      raise ValueError('shrink needs the shape of one example: pass '
+                       'input_shape (e.g. images.shape[1:]) or a graph from '
+                       'trace_groups')
+    return graph.input_shape
+  shape = check_input_shape(input_shape)
+  if graph is not None and shape != graph.input_shape:
+    raise ValueError(f'input_shape {shape} differs from the {graph.input_shape}'
+                     ' the graph was traced on')
+  return shape
+
+
 def width_attributes(model: nn.Module, graph: Graph,
-                     input_shape: Sequence[int] = (28, 28, 1)
+                     input_shape: Sequence[int] | None = None
                      ) -> dict[tuple[str, int | None], list[str]]:
   """Which module attribute sets the width of which groups.
+
+  Args:
+    model: the module.
+    graph: its groups (`trace_groups`).
+    input_shape: one example's shape; default the graph's.
 
   Returns:
     {(field, index or None): [group names]}: bumping that integer by one
     changes exactly the parameter axes of those groups.
   """
+  input_shape = _input_shape(graph, input_shape)
   base = _init_shapes(model, input_shape)
   axis_group = {}
   for g in graph.groups:
@@ -188,7 +209,8 @@ def width_attributes(model: nn.Module, graph: Graph,
 def shrink(model: nn.Module, variables: Any,
            keep: Mapping[str, Any] | None = None,
            graph: Graph | None = None,
-           input_shape: Sequence[int] = (28, 28, 1)) -> tuple[nn.Module, Any]:
+           input_shape: Sequence[int] | None = None
+           ) -> tuple[nn.Module, Any]:
   """Physically removes channels: a smaller module and sliced variables.
 
   Args:
@@ -198,8 +220,9 @@ def shrink(model: nn.Module, variables: Any,
     keep: {group name: bool mask (size,) or kept indices}; groups not named
       keep every channel. Default: the channels alive in `variables` (see
       `kept_units`).
-    graph: the model's groups; traced when None.
-    input_shape: one example's shape.
+    graph: the model's groups; traced on `input_shape` when None.
+    input_shape: one example's shape (NHWC without the batch); default the
+      graph's. One of the two is required.
 
   Returns:
     ``(small_model, small_variables)`` with
@@ -210,8 +233,10 @@ def shrink(model: nn.Module, variables: Any,
     ValueError: naming the layer, if a group would lose every channel, a
       blocked group (one the tracer could not resolve, or the logits) would
       lose channels, or the new widths cannot be expressed by the module's
-      attributes.
+      attributes; no input shape (neither `graph` nor `input_shape`), or
+      one that differs from the graph's.
   """
+  input_shape = _input_shape(graph, input_shape)
   graph = graph if graph is not None else trace_groups(model, variables,
                                                        input_shape)
   if keep is None:
@@ -279,7 +304,7 @@ def shrink(model: nn.Module, variables: Any,
 
 
 def tie_groups(model: nn.Module, graph: Graph,
-               input_shape: Sequence[int] = (28, 28, 1)) -> list[list[str]]:
+               input_shape: Sequence[int] | None = None) -> list[list[str]]:
   """Sets of groups whose widths one attribute sets (must keep equal counts)."""
   ties = []
   for names_ in width_attributes(model, graph, input_shape).values():

@@ -7,11 +7,8 @@
 """
 
 from jaxcompress.saved_runs import load_init, load_run
-from jaxcompress.train.loop import (
-    DivergedError,
-    load_data,
-    train_and_evaluate,
-)
+from jaxcompress.train.feed import load_data
+from jaxcompress.train.loop import DivergedError, train_and_evaluate
 from jaxcompress.train.step import (
     TRACE_COUNTS,
     TrainState,

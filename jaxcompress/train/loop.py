@@ -21,7 +21,7 @@ workdir is reported and kept, not retrained.
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 import math
 import time
 from typing import Any
@@ -38,7 +38,8 @@ from jaxcompress import data as data_lib
 from jaxcompress import metrics, models, optim, saved_runs
 from jaxcompress.plugins import interface, registry
 from jaxcompress.plugins.settings import RunSettings, resolve_steps
-from jaxcompress.train import runner
+from jaxcompress.train import feed, runner
+from jaxcompress.train import sharding as sharding_lib
 from jaxcompress.train import step as step_lib
 from jaxcompress.train import store as store_lib
 
@@ -67,63 +68,6 @@ def check_settings(s: RunSettings) -> None:
   if s.eval_batch_size % n:
     raise ValueError(f'eval_batch_size {s.eval_batch_size} is not '
                      f'divisible by the {n} devices of the data mesh')
-
-
-@functools.lru_cache(maxsize=4)
-def _load_data(name, data_dir, manual_dir):
-  return data_lib.load(name, data_dir or None, manual_dir or None)
-
-
-def _subset(s: RunSettings) -> data_lib.Dataset:
-  ds = _load_data(s.dataset, s.data_dir, s.manual_dir)
-  if s.train_subset or s.test_subset:
-    for what, n, have in (('train_subset', s.train_subset, len(
-        ds.train_labels)), ('test_subset', s.test_subset, len(ds.test_labels))):
-      if n > have:
-        raise ValueError(f'{what} {n} is larger than the {have} examples of '
-                         f'{s.dataset}')
-    tr = s.train_subset or len(ds.train_labels)
-    te = s.test_subset or len(ds.test_labels)
-    ds = data_lib.Dataset(ds.train_images[:tr], ds.train_labels[:tr],
-                          ds.test_images[:te], ds.test_labels[:te],
-                          ds.mean, ds.std)
-  n = s.validation_examples
-  if n and n >= len(ds.train_labels):
-    raise ValueError(f'validation_examples {n} leaves no training examples '
-                     f'(the training set has {len(ds.train_labels)})')
-  return ds
-
-
-def load_data(s: RunSettings | Any) -> data_lib.Dataset:
-  """The run's dataset (cached per process), subset as configured, without
-  the validation split (`validation_examples`) it holds out.
-
-  `s` is a run's settings, or a config they are parsed from."""
-  if not isinstance(s, RunSettings):
-    s = registry.parse_config(s).settings
-  ds = _subset(s)
-  n = s.validation_examples
-  if n:
-    ds = data_lib.Dataset(ds.train_images[:-n], ds.train_labels[:-n],
-                          ds.test_images, ds.test_labels, ds.mean, ds.std)
-  return ds
-
-
-def load_validation(s: RunSettings | Any) -> tuple[np.ndarray, np.ndarray]:
-  """(images, labels) of the validation split: the last `validation_examples`
-  training images (after `train_subset`), which `load_data` holds out.
-
-  Raises:
-    ValueError: the settings hold out no validation split.
-  """
-  if not isinstance(s, RunSettings):
-    s = registry.parse_config(s).settings
-  n = s.validation_examples
-  if not n:
-    raise ValueError('validation_examples is 0: no validation split is held '
-                     'out of the training set')
-  ds = _subset(s)
-  return ds.train_images[-n:], ds.train_labels[-n:]
 
 
 def _inputs_digest(init, inputs) -> str:
@@ -197,7 +141,10 @@ def _run(parsed, store, init, inputs, t_start):
                  store.workdir)
     print(f'{store.workdir}: finished earlier with this config; results '
           'kept (delete the workdir to run it again)', flush=True)
-  ds = load_data(s)
+  in_memory, why = feed.train_path(s)
+  logging.info('input path: %s', why)
+  s = dataclasses.replace(s, in_memory=in_memory)
+  ds = feed.load_data(s)
   num_steps, spe, per_call = resolve_steps(s, len(ds.train_labels))
   registry.check_against_run(parsed, num_steps, spe)
   mesh = step_lib.data_mesh()
@@ -227,13 +174,15 @@ def _run(parsed, store, init, inputs, t_start):
       settings=s, model=model, variables=variables,
       train_images=ds.train_images, train_labels=ds.train_labels,
       test_images=ds.test_images, test_labels=ds.test_labels, loss=loss,
-      evaluate=evaluate, workdir=store.workdir if store else None,
+      evaluate=evaluate,
+      workdir=store.workdir if store is not None and store.writes else None,
       num_train_steps=num_steps, steps_per_epoch=spe, inputs=inputs)
   plugins = registry.build(parsed, ctx)
   optimizer = optim.make_optimizer(s, num_steps)
   tx = optax.chain(optimizer, *[p.tx for p in plugins if p.tx is not None])
-  state = jax.device_put(step_lib.create_train_state(
-      variables, tx, plugins, optimizer), replicated)
+  state = step_lib.create_train_state(variables, tx, plugins, optimizer)
+  shardings = sharding_lib.state_shardings(state, mesh, s.shard_params)
+  state = jax.device_put(state, shardings)
   apply_fn = step_lib.make_apply(model, plugins)
 
   if store is not None and store.finished:
@@ -245,7 +194,7 @@ def _run(parsed, store, init, inputs, t_start):
   writer = _writer(store)
   run_calls = runner.make_runner(
       s, state, ds, plugins, model, tx, optimizer, data_sharding, replicated,
-      per_call, spe, num_steps)
+      shardings, per_call, spe, num_steps)
   eval_every = s.eval_every_steps
   ckpt_every = (s.checkpoint_every_steps if s.checkpoint_every_steps > 0
                 else per_call)
@@ -286,6 +235,10 @@ def _run(parsed, store, init, inputs, t_start):
 
   final_apply = step_lib.bind_aux(apply_fn, state.aux)
   final = evaluate(state.variables(), final_apply)
+  # Whole arrays on this host (a collective with several processes) for
+  # the counts, the reports and the files.
+  host = sharding_lib.to_host(state)
+  final_apply = step_lib.bind_aux(apply_fn, host.aux)
   results = {
       'model': s.model,
       'dataset': s.dataset,
@@ -305,20 +258,20 @@ def _run(parsed, store, init, inputs, t_start):
   if not math.isfinite(final['loss']) and s.on_nonfinite_loss == 'stop':
     raise DivergedError(f'The final test loss is {final["loss"]}: the model '
                         'does not compute finite outputs.')
-  results.update(metrics.summarize(model, state.variables(),
+  results.update(metrics.summarize(model, host.variables(),
                                    ds.test_images[:1]))
   if s.measure_latency:
     results['latency_ms'] = metrics.latency_ms(
-        final_apply, state.variables(), ds.test_images)
+        final_apply, host.variables(), ds.test_images)
   for p in plugins:
     if p.report is not None:
-      results.update(p.report(state, ctx))
+      results.update(p.report(host, ctx))
   if writer:
     writer.write_scalars(num_steps, {'final_test_error': final['error']})
     writer.flush()
   if store is not None:
     results['model_file_bytes'] = store.write_variables(
-        'model.msgpack', state.variables())
+        'model.msgpack', host.variables())
     results['config'] = registry.resolved(parsed)
     store.write_results(results)
   logging.info('final test error %.4f (%d errors)', final['error'],

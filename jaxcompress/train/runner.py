@@ -21,9 +21,9 @@ from jaxcompress.train import step as step_lib
 
 
 def make_runner(s, state, ds, plugins, model, tx, optimizer, data_sharding,
-                 replicated, per_call, spe, num_steps):
+                replicated, state_shardings, per_call, spe, num_steps):
   """`state -> (state, mean metrics)`: one compiled call of `per_call` steps,
-  on-device (scanned) or streamed."""
+  on-device (scanned) or streamed; the state keeps `state_shardings`."""
   train_step = step_lib.make_train_step(
       model, tx, plugins, data_sharding, seed=s.seed,
       jitter_pixels=s.jitter_pixels, aux_tx=optimizer)
@@ -37,16 +37,19 @@ def make_runner(s, state, ds, plugins, model, tx, optimizer, data_sharding,
       progress = (s.log_every_steps, progress_printer(num_steps))
     chunk = jax.jit(step_lib.make_train_chunk(
         train_step, per_call, spe, s.batch_size, s.seed, progress),
-                    donate_argnums=0)
+                    donate_argnums=0, out_shardings=(state_shardings,
+                                                     replicated))
     return lambda state: chunk(state, arrays)
   # The images load_data kept (train_subset, less the validation split):
   # the first len(ds.train_labels) of the split, as tfds slices it.
-  split = ('train' if not (s.train_subset or s.validation_examples)
-           else f'train[:{len(ds.train_labels)}]')
+  subset = (len(ds.train_labels) if s.train_subset or s.validation_examples
+            else 0)
   stream = iter(data_lib.stream(
-      split, s.batch_size, seed=s.seed + int(state.step), name=s.dataset,
-      data_dir=s.data_dir or None, manual_dir=s.manual_dir or None))
-  step_fn = jax.jit(train_step, donate_argnums=0)
+      'train', s.batch_size, seed=s.seed + int(state.step), name=s.dataset,
+      data_dir=s.data_dir or None, manual_dir=s.manual_dir or None,
+      subset=subset))
+  step_fn = jax.jit(train_step, donate_argnums=0,
+                    out_shardings=(state_shardings, replicated))
   printer = progress_printer(num_steps)
 
   def run_calls(state):

@@ -14,10 +14,9 @@ A workdir holds one run:
 `RunStore.open` refuses a second process (naming the holder), a workdir that
 holds a run of another config (naming the fields that differ), and says when
 the run has already finished, whose results are then kept as they are. Every
-file is written atomically (`jaxcompress.files`). A restore is verified
-against the digest recorded at save and checked for non-finite parameters; a
-damaged latest checkpoint falls back to the one before, with a warning naming
-both.
+file is written atomically (`jaxcompress.files`). Checkpoints are
+`checkpoints.Checkpoints`: verified on restore, with a fallback to the one
+before.
 """
 
 from __future__ import annotations
@@ -34,10 +33,12 @@ from typing import Any
 import flax
 import flax.serialization
 import jax
-import numpy as np
-from absl import logging
 
-from jaxcompress import files, metrics
+from jaxcompress import files
+from jaxcompress.train import checkpoints as checkpoints_lib
+from jaxcompress.train.checkpoints import RunError, save_args, tree_digest
+
+__all__ = ['RunError', 'RunStore', 'fingerprint', 'save_args', 'tree_digest']
 
 # Settings that change how a run is watched, not what it computes: they may
 # differ when a run resumes.
@@ -45,46 +46,22 @@ _NOT_IDENTITY = ('measure_latency', 'checkpoint_every_steps', 'log_every_steps',
                  'on_nonfinite_loss', 'data_dir', 'eval_every_steps')
 
 
-class RunError(RuntimeError):
-  """A run that cannot go on (diverged, no usable checkpoint, locked)."""
-
-
-# Top-level fields added after runs were recorded: at these values they
-# compute what runs without the field computed, so they are left out of the
-# identity and earlier workdirs stay valid.
-_ADDED_AT_DEFAULT = {'validation_examples': 0}
-
-
-def _identity(resolved: dict) -> dict:
-  """The identity fields of a resolved config (and of its teacher's)."""
-  out = {}
-  for k, v in resolved.items():
-    if k in _NOT_IDENTITY or _ADDED_AT_DEFAULT.get(k, ...) == v:
-      continue
-    out[k] = _identity(v) if k == 'teacher' and isinstance(v, dict) else v
-  return out
-
-
 def fingerprint(resolved: dict, inputs_digest: str = '') -> str:
-  """SHA-256 of a resolved config (identity fields only) and input arrays."""
-  ident = _identity(resolved)
+  """SHA-256 of a run's identity: its config without the fields at their
+  defaults (`registry.identity`) or that only change how it is watched,
+  and the digest of the arrays it starts from."""
+  from jaxcompress.plugins import registry
+  ident = {k: v for k, v in registry.identity(resolved).items()
+           if k not in _NOT_IDENTITY}
   text = json.dumps(ident, sort_keys=True, default=str) + inputs_digest
   return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _diff(old: dict, new: dict, prefix: str = '') -> list[str]:
-  if not prefix:
-    old, new = _identity(old), _identity(new)
-  out = []
-  for k in sorted(set(old) | set(new)):
-    if prefix + k in _NOT_IDENTITY:
-      continue
-    a, b = old.get(k, '<absent>'), new.get(k, '<absent>')
-    if isinstance(a, dict) and isinstance(b, dict):
-      out += _diff(a, b, f'{prefix}{k}.')
-    elif json.dumps(a, default=str) != json.dumps(b, default=str):
-      out.append(f'{prefix}{k}: {a!r} -> {b!r}')
-  return out
+def config_differences(old: dict, new: dict) -> list[str]:
+  """'field: old -> new' for every identity field two resolved configs
+  disagree on (`registry.differences`)."""
+  from jaxcompress.plugins import registry
+  return registry.differences(old, new, ignore=_NOT_IDENTITY)
 
 
 def file_digest(path: str) -> str:
@@ -95,20 +72,17 @@ def file_digest(path: str) -> str:
   return h.hexdigest()
 
 
-def tree_digest(tree: Any) -> str:
-  return files.digest_arrays(metrics.named_leaves(jax.device_get(tree)))
-
-
 @dataclasses.dataclass
 class RunStore:
   """An open workdir (see the module docstring); use as a context manager."""
   workdir: str
   fingerprint: str
   resolved: dict
+  inputs_digest: str = ''
   writes: bool = True
   finished: bool = False
   _lock_fd: int | None = None
-  _mngr: Any = None
+  _ckpt: Any = None
 
   # ------------------------------------------------------------ opening ---
 
@@ -123,14 +97,22 @@ class RunStore:
         names the fields that differ and how to start fresh.
     """
     fp = fingerprint(resolved, inputs_digest)
-    store = cls(workdir, fp, resolved, writes=jax.process_index() == 0)
-    os.makedirs(workdir, exist_ok=True)
-    store._lock()
-    try:
-      store._check_identity()
-    except BaseException:
-      store.close()
-      raise
+    store = cls(workdir, fp, resolved, inputs_digest,
+                writes=jax.process_index() == 0)
+    if store.writes:
+      os.makedirs(workdir, exist_ok=True)
+      store._lock()
+      try:
+        store._check_identity()
+      except BaseException:
+        store.close()
+        raise
+    if jax.process_count() > 1:
+      # The others read what process 0 checked (and wrote).
+      from jax.experimental import multihost_utils
+      multihost_utils.sync_global_devices(f'open {workdir}')
+      if not store.writes:
+        store._check_identity()
     return store
 
   def _lock(self):
@@ -153,13 +135,22 @@ class RunStore:
     if os.path.exists(path):
       old = files.read_json(path)
       if old.get('fingerprint') != self.fingerprint:
-        diffs = _diff(old.get('config', {}), self.resolved)
-        what = ('; '.join(diffs[:8]) + (' ...' if len(diffs) > 8 else '')
-                if diffs else 'the arrays it started from (init_from or '
-                'a previous stage) differ')
-        raise ValueError(
-            f'{self.workdir} holds a run of another configuration ({what}). '
-            'Use another --workdir, or delete this one to start fresh.')
+        diffs = config_differences(old.get('config', {}), self.resolved)
+        same_inputs = old.get('inputs', '') == self.inputs_digest
+        if diffs or not same_inputs:
+          what = ('; '.join(diffs[:8]) + (' ...' if len(diffs) > 8 else '')
+                  if diffs else 'the arrays it started from (init_from or '
+                  'a previous stage) differ')
+          raise ValueError(
+              f'{self.workdir} holds a run of another configuration '
+              f'({what}). Use another --workdir, or delete this one to '
+              'start fresh.')
+        # The same run, recorded before fields were added at their
+        # defaults: its identity is brought up to date.
+        if self.writes:
+          files.write_json(path, dict(old, fingerprint=self.fingerprint,
+                                      config=self.resolved,
+                                      inputs=self.inputs_digest))
       self.finished = old.get('status') == 'finished' and os.path.exists(
           os.path.join(self.workdir, 'results.json'))
     elif self._has_checkpoints() or os.path.exists(
@@ -168,7 +159,7 @@ class RunStore:
           f'{self.workdir} holds files of a run this version cannot '
           'identify (no run.json). Use another --workdir, or delete this '
           'one to start fresh.')
-    else:
+    elif self.writes:
       self._write_run_json('running')
 
   def _has_checkpoints(self):
@@ -182,13 +173,12 @@ class RunStore:
     files.write_json(os.path.join(self.workdir, 'run.json'), {
         'fingerprint': self.fingerprint, 'status': status,
         'updated': time.strftime('%Y-%m-%d %H:%M:%S'),
-        'config': self.resolved})
+        'inputs': self.inputs_digest, 'config': self.resolved})
 
   def close(self):
-    if self._mngr is not None:
-      self._mngr.wait_until_finished()
-      self._mngr.close()
-      self._mngr = None
+    if self._ckpt is not None:
+      self._ckpt.close()
+      self._ckpt = None
     if self._lock_fd is not None:
       os.close(self._lock_fd)   # releases the flock
       self._lock_fd = None
@@ -202,88 +192,20 @@ class RunStore:
   # -------------------------------------------------------- checkpoints ---
 
   @property
+  def checkpoints(self) -> checkpoints_lib.Checkpoints:
+    if self._ckpt is None:
+      self._ckpt = checkpoints_lib.Checkpoints(self.workdir)
+    return self._ckpt
+
+  @property
   def checkpoint_dir(self) -> str:
-    return os.path.join(os.path.abspath(self.workdir), 'checkpoints')
-
-  def _manager(self):
-    if self._mngr is None:
-      import orbax.checkpoint as ocp
-      self._mngr = ocp.CheckpointManager(
-          self.checkpoint_dir, options=ocp.CheckpointManagerOptions(
-              max_to_keep=2, create=True))
-    return self._mngr
-
-  def _digests_path(self):
-    return os.path.join(self.checkpoint_dir, 'digests.json')
-
-  def _digests(self) -> dict:
-    path = self._digests_path()
-    return files.read_json(path) if os.path.exists(path) else {}
+    return self.checkpoints.directory
 
   def save(self, step: int, state) -> None:
-    """Checkpoints `state` and records the digest of its arrays."""
-    import orbax.checkpoint as ocp
-    digests = self._digests()
-    digests[str(step)] = tree_digest(state)
-    mngr = self._manager()
-    mngr.save(step, args=save_args(state))
-    mngr.wait_until_finished()
-    keep = {str(s) for s in mngr.all_steps()}
-    if self.writes:
-      files.write_json(self._digests_path(),
-                       {k: v for k, v in digests.items() if k in keep})
-    del ocp
+    self.checkpoints.save(step, state)
 
   def restore(self, state, *, final: bool = False):
-    """The latest verified checkpoint, or `state` if there is none.
-
-    A checkpoint that fails to load, whose digest differs from the one
-    recorded at save, or whose parameters are not finite, is skipped with a
-    warning naming it and the one used instead.
-
-    Raises:
-      RunError: checkpoints exist but none is usable (naming them), or
-        `final` and the latest one is damaged.
-    """
-    import orbax.checkpoint as ocp
-    mngr = self._manager()
-    steps = sorted(mngr.all_steps(), reverse=True)
-    if not steps:
-      return state
-    digests = self._digests()
-    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
-    problems = []
-    for step in steps:
-      where = os.path.join(self.checkpoint_dir, str(step))
-      try:
-        restored = mngr.restore(step, args=ocp.args.StandardRestore(abstract))
-      except Exception as e:  # noqa: BLE001  (any failure means damaged)
-        problems.append(f'{where}: does not load ({type(e).__name__}: '
-                        f'{str(e).splitlines()[0][:200]})')
-      else:
-        recorded = digests.get(str(step))
-        if recorded is not None and tree_digest(restored) != recorded:
-          problems.append(f'{where}: its arrays differ from those saved '
-                          '(checksum mismatch)')
-        elif not all(np.all(np.isfinite(np.asarray(x))) for x in
-                     jax.tree.leaves(restored.params)):
-          problems.append(f'{where}: its parameters are not finite')
-        else:
-          if problems:
-            if final:
-              raise RunError('The final checkpoint is damaged: '
-                             + '; '.join(problems))
-            logging.warning('Checkpoint damaged, falling back to step %d '
-                            '(%s): %s', step, where, '; '.join(problems))
-            print(f'warning: {problems[0]}; resuming from step {step} '
-                  f'({where}) instead', flush=True)
-          else:
-            logging.info('Resumed from checkpoint at step %d', step)
-          return restored
-      if final:
-        break
-    raise RunError('No usable checkpoint: ' + '; '.join(problems)
-                   + f'. Delete {self.workdir} to start the run afresh.')
+    return self.checkpoints.restore(state, final=final)
 
   # -------------------------------------------------------------- files ---
 
@@ -309,8 +231,3 @@ class RunStore:
 
   def results(self) -> dict:
     return files.read_json(self.path('results.json'))
-
-
-def save_args(state):
-  import orbax.checkpoint as ocp
-  return ocp.args.StandardSave(state)

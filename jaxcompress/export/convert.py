@@ -1,0 +1,205 @@
+"""Flax model -> LiteRT flatbuffer (.tflite): float, dynamic-range or int8.
+
+The route is the one the LiteRT documentation gives for JAX: the model's
+forward pass, with its variables closed over as constants, is lowered by
+`jax.experimental.jax2tf.convert` into a TensorFlow function, and
+`tf.lite.TFLiteConverter` turns that function into builtin LiteRT ops.
+In jax 0.10.2 jax2tf has only its native mode: the TF function is one
+`XlaCallModule` op carrying the StableHLO of the forward pass (the op-by-op
+mode and the `enable_xla` / `native_serialization` arguments are gone or
+deprecated), and the converter of TensorFlow 2.21 legalizes that StableHLO
+to LiteRT ops. Batch norm is folded into the preceding Dense/Conv first
+(`fold.py`; tested: no batch-norm arithmetic is left in the file).
+
+Quantization modes (`QUANTIZE`):
+
+| mode      | weights                     | activations                     |
+|-----------|-----------------------------|---------------------------------|
+| 'none'    | float32                     | float32                         |
+| 'dynamic' | int8, per output channel    | float32 (quantized on the fly)  |
+| 'int8'    | int8, per output channel    | int8, ranges calibrated by the  |
+|           |                             | converter on `calibration_images`|
+
+Full-integer conversion always calibrates: the converter needs a
+representative dataset and records min/max ranges of every activation itself
+(Jacob et al. 2018, the TFLite int8 scheme). To export a jaxcompress integer
+model with its own scales, convert it here and then rewrite the grid with
+`carry.carry_integer_model`.
+
+The input is a batch of one NHWC image (edge inference is batch 1); the
+output is float32 logits in every mode.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import numpy as np
+from jax.extend import core as jex_core
+
+from jaxcompress.export import fold
+
+QUANTIZE = ('none', 'dynamic', 'int8')
+
+
+def check_quantize(quantize: str) -> None:
+  """Raises ValueError if `quantize` is not one of `QUANTIZE`."""
+  if quantize not in QUANTIZE:
+    raise ValueError(f'Unknown quantize mode {quantize!r}; known: {QUANTIZE}')
+
+
+def _check_images(images, input_shape, what: str) -> np.ndarray:
+  if images is None:
+    raise ValueError(f'{what} are required for int8 export: the converter '
+                     'calibrates activation ranges on them')
+  images = np.asarray(images, np.float32)
+  if images.ndim != len(input_shape) + 1 or images.shape[1:] != tuple(
+      input_shape):
+    raise ValueError(f'{what} must have shape (N,) + {tuple(input_shape)}, '
+                     f'got {images.shape}')
+  if len(images) == 0:
+    raise ValueError(f'{what} are empty: nothing to calibrate on')
+  if not np.all(np.isfinite(images)):
+    raise ValueError(f'{what} hold a NaN or infinite value')
+  return images
+
+
+def to_tflite(model: nn.Module, variables: Any, *,
+              input_shape: Sequence[int], quantize: str = 'none',
+              calibration_images: np.ndarray | None = None,
+              sparse: bool = False) -> bytes:
+  """Converts `model.apply(variables, x, train=False)` to a .tflite file.
+
+  Args:
+    model: a Flax Linen module (any zoo model, shrunk ones included).
+    variables: its variables ({'params': ..., maybe 'batch_stats': ...}).
+    quantize: 'none', 'dynamic' or 'int8' (module docstring).
+    calibration_images: for 'int8', the images the converter calibrates
+      activation ranges on, shape (N,) + input_shape.
+    input_shape: one example's shape (HWC; a run's `results['input_shape']`).
+    sparse: also apply the converter's sparsity encoding
+      (`tf.lite.Optimize.EXPERIMENTAL_SPARSITY`) to weights with zeros.
+
+  Returns:
+    The .tflite flatbuffer, one input (1,) + input_shape float32, one output
+    float32 logits.
+
+  Raises:
+    ValueError: an unknown mode, missing or malformed calibration images,
+      variables without 'params', a batch norm that follows no layer, or,
+      naming the layer, an op the converter cannot lower to LiteRT; the
+      argument checks run before compiling.
+  """
+  check_quantize(quantize)
+  input_shape = tuple(int(d) for d in input_shape)
+  if quantize == 'int8':
+    calibration_images = _check_images(calibration_images, input_shape,
+                                       'calibration_images')
+  if 'params' not in variables:
+    raise ValueError("variables have no 'params' collection")
+  import tensorflow as tf
+  from jax.experimental import jax2tf
+  forward = fold.inference_fn(model, variables, input_shape)
+
+  spec = tf.TensorSpec((1,) + input_shape, tf.float32, name='images')
+  fn = tf.function(jax2tf.convert(forward, with_gradient=False),
+                   input_signature=[spec], autograph=False)
+  converter = tf.lite.TFLiteConverter.from_concrete_functions(
+      [fn.get_concrete_function()], fn)
+  optimizations = []
+  if quantize != 'none':
+    optimizations.append(tf.lite.Optimize.DEFAULT)
+  if sparse:
+    optimizations.append(tf.lite.Optimize.EXPERIMENTAL_SPARSITY)
+  converter.optimizations = optimizations
+  if quantize == 'int8':
+    images = calibration_images
+    converter.representative_dataset = lambda: (
+        [images[i:i + 1]] for i in range(len(images)))
+    converter.target_spec.supported_ops = [
+        tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+  try:
+    return converter.convert()
+  except Exception as e:  # the converter raises its own ConverterError
+    raise ValueError(unsupported_layer_message(
+        forward, np.zeros((1,) + input_shape, np.float32), str(e))) from e
+
+
+# ------------------------------------------- naming the layer that failed ---
+
+
+def _failing_ops(message: str) -> set[str]:
+  """StableHLO op names the converter's message says it could not lower."""
+  ops = set(re.findall(r"'vhlo\.(\w+?)_v\d+' op", message))
+  ops |= set(re.findall(r"'stablehlo\.(\w+)' op", message))
+  if not ops and ('custom op' in message or 'custom_call' in message):
+    ops.add('custom_call')
+  return ops
+
+
+def _eqns(jaxpr, stack: str = ''):
+  """(equation, enclosing name stack) of a jaxpr, sub-jaxprs flattened."""
+  for eqn in jaxpr.eqns:
+    here = '/'.join(s for s in (stack, str(eqn.source_info.name_stack)) if s)
+    subs = list(jex_core.jaxprs_in_params(eqn.params))
+    if subs:
+      for sub in subs:
+        yield from _eqns(sub, here)
+    else:
+      yield eqn, here
+
+
+def _lowered_ops(eqn) -> set[str]:
+  """StableHLO op names one equation lowers to."""
+  args = [v.val if isinstance(v, jex_core.Literal) else
+          jax.ShapeDtypeStruct(v.aval.shape, v.aval.dtype)
+          for v in eqn.invars]
+  avals = [a for a in args if isinstance(a, jax.ShapeDtypeStruct)]
+
+  def one(*xs):
+    it = iter(xs)
+    full = [next(it) if isinstance(a, jax.ShapeDtypeStruct) else a
+            for a in args]
+    return eqn.primitive.bind(*full, **eqn.params)
+
+  try:
+    text = jax.jit(one).lower(*avals).as_text()
+  except Exception:  # noqa: BLE001 - an equation that cannot stand alone
+    return set()
+  return set(re.findall(r'stablehlo\.(\w+)', text))
+
+
+def _layer(stack: str) -> str:
+  """'LeNet5/conv1/jit(sort)' -> 'conv1'; the model's own body by class."""
+  parts = [p for p in stack.split('/') if p and '(' not in p]
+  if len(parts) > 1:
+    return '/'.join(parts[1:])
+  owner = parts[0] if parts else 'model'
+  return f'{owner} (the model body, outside its named layers)'
+
+
+def unsupported_layer_message(forward, x: np.ndarray, message: str) -> str:
+  """A converter failure, attributed to the layer whose op could not lower.
+
+  Every equation of the forward pass is lowered on its own and matched
+  against the ops the converter's message names; the first match's Flax
+  name stack gives the layer.
+  """
+  lines = [line.strip() for line in message.splitlines() if line.strip()]
+  first = next((line for line in lines if 'error:' in line),
+               lines[0] if lines else 'unknown error')
+  ops = _failing_ops(message)
+  if ops:
+    jaxpr = jax.make_jaxpr(forward)(x).jaxpr
+    for eqn, stack in _eqns(jaxpr):
+      name = eqn.primitive.name
+      if name in ops or ops & _lowered_ops(eqn):
+        return (f'Cannot export layer {_layer(stack)!r} to LiteRT: its op '
+                f'{name!r} (stablehlo.{sorted(ops)[0]}) has no LiteRT '
+                f'lowering. Converter: {first}')
+  return ('The LiteRT converter failed and the op could not be traced to a '
+          f'layer. Converter: {first}')

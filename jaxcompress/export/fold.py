@@ -1,0 +1,95 @@
+"""The inference forward pass with batch norm folded into its layers.
+
+The LiteRT converter folds inference batch norm into a preceding
+convolution but leaves it after a Dense layer as SUB, MUL, ADD ops (TF 2.21,
+measured). Export therefore folds it itself, before lowering, for every
+BatchNorm that directly follows a Dense or Conv layer (Jacob et al. 2018,
+section 3.2):
+
+  W' = W f,   b' = (b - mean) f + beta,   f = gamma / sqrt(var + eps),
+
+the layer computing ``x W' + b'`` (a bias is added even where the layer has
+none, as ResNet convolutions) and the BatchNorm becoming the identity. The
+pairs are found from the model itself (`quantization.fold_bn.find_pairs`);
+the module is not changed, its calls are intercepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax.numpy as jnp
+import numpy as np
+
+from jaxcompress.quantization import apply as apply_lib
+from jaxcompress.quantization import fold_bn
+
+
+def _get(tree, path: str):
+  for k in path.split('/'):
+    tree = tree[k]
+  return tree
+
+
+def folded_layers(model: nn.Module, variables: Any,
+                  input_shape: Sequence[int]) -> dict[str, tuple]:
+  """``{layer: (bn, W', b')}`` for every BatchNorm that follows a layer.
+
+  Raises:
+    ValueError: if a BatchNorm does not follow a Dense or Conv directly.
+  """
+  if not variables.get('batch_stats'):
+    return {}
+  x = np.zeros((1,) + tuple(input_shape), np.float32)
+  pairs = fold_bn.find_pairs(model, variables, x)
+  params, stats = variables['params'], variables['batch_stats']
+  out = {}
+  for bn, (layer, eps) in pairs.items():
+    p, s = _get(params, bn), _get(stats, bn)
+    mean = np.asarray(s['mean'], np.float32)
+    var = np.asarray(s['var'], np.float32)
+    gamma = np.asarray(p.get('scale', np.ones_like(mean)), np.float32)
+    beta = np.asarray(p.get('bias', np.zeros_like(mean)), np.float32)
+    lp = _get(params, layer)
+    f = gamma / np.sqrt(var + np.float32(eps))
+    kernel = np.asarray(lp['kernel'], np.float32) * f
+    bias = (np.asarray(lp.get('bias', np.zeros_like(mean)), np.float32)
+            - mean) * f + beta
+    out[layer] = (bn, kernel, bias)
+  return out
+
+
+def inference_fn(model: nn.Module, variables: Any,
+                 input_shape: Sequence[int]) -> Callable:
+  """`x -> model.apply(variables, x, train=False)` with batch norm folded.
+
+  Raises:
+    ValueError: if a BatchNorm does not follow a Dense or Conv directly
+      (nothing to fold it into).
+  """
+  folded = folded_layers(model, variables, input_shape)
+  identity = {bn for bn, _, _ in folded.values()}
+
+  def interceptor(next_fun, args, kwargs, context):
+    module = context.module
+    if context.method_name == '__call__':
+      name = '/'.join(module.path)
+      if name in identity:
+        return args[0]
+      if name in folded and isinstance(module, (nn.Dense, nn.Conv)):
+        if getattr(module, 'feature_group_count', 1) != 1:
+          raise ValueError(f'Cannot fold batch norm into {name!r}: grouped '
+                           'convolutions are not supported')
+        _, kernel, bias = folded[name]
+        return apply_lib.contract(module, args[0], jnp.asarray(kernel)) + bias
+    return next_fun(*args, **kwargs)
+
+  def forward(x):
+    with nn.intercept_methods(interceptor):
+      return model.apply(variables, x, train=False)
+
+  return forward if folded else (
+      lambda x: model.apply(variables, x, train=False))
+

@@ -1,0 +1,345 @@
+"""LiteRT export: parity with the JAX and integer models on real MNIST.
+
+Short runs through the real train loop (a few hundred steps: parity is about
+agreement, not accuracy), exported with `jaxcompress.export` and run in the
+LiteRT interpreter on the MNIST test set.
+"""
+
+import importlib.util
+import json
+import os
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+from conftest import REPO, tiny_config
+
+from jaxcompress import data, export, models, train
+from jaxcompress.export import carry, runs
+from jaxcompress.export import flatbuffer as fb
+from jaxcompress.quantization import integer
+from jaxcompress.quantization.quantizers import QuantSpec
+
+MNIST = (28, 28, 1)
+
+pytestmark = pytest.mark.filterwarnings('ignore::UserWarning')
+
+
+@pytest.fixture(scope='module')
+def mnist():
+  return data.load()
+
+
+@pytest.fixture(scope='module')
+def qat_run(tmp_path_factory):
+  """LeNet-300-100, int8 weights and inputs, QAT for 300 steps."""
+  w = str(tmp_path_factory.mktemp('qat'))
+  c = tiny_config(train_subset=0, test_subset=0, batch_size=128,
+                  num_train_steps=300, steps_per_call=100)
+  c.quantization = ml_collections.ConfigDict(dict(
+      weight_bits=8, act_bits=8, calib_images=500))
+  train.train_and_evaluate(c, w)
+  return w
+
+
+@pytest.fixture(scope='module')
+def ptq_run(tmp_path_factory):
+  """LeNet-5 trained 150 steps, then int8 PTQ (weights and inputs)."""
+  from jaxcompress import pipelines
+  w = str(tmp_path_factory.mktemp('ptq'))
+  c = tiny_config(model='lenet5', train_subset=0, test_subset=1000,
+                  batch_size=64, num_train_steps=100, steps_per_call=50,
+                  in_memory=False, pipeline='ptq')
+  c.quantization = ml_collections.ConfigDict(dict(
+      weight_bits=8, act_bits=8, calib_images=500))
+  c.ptq = ml_collections.ConfigDict(dict(variants=(('w8a8', {}),)))
+  pipelines.run(c, w)
+  return w
+
+
+@pytest.fixture(scope='module')
+def shrunk_run(tmp_path_factory):
+  """LeNet-300-100 pruned (pixels and units), shrunk and fine-tuned."""
+  from jaxcompress import pipelines
+  from jaxcompress.plugins import default_section
+  w = str(tmp_path_factory.mktemp('shrunk'))
+  c = tiny_config(model='lenet_300_100', num_train_steps=40,
+                  pipeline='prune_shrink_finetune')
+  c.structured = default_section('structured')
+  c.structured.score = 'l2'
+  c.structured.inputs = True
+  c.structured.rules = (('input', 0.5), ('fc1', 0.8), ('fc2', 0.7))
+  c.structured.step = 20
+  c.structured.finetune_epochs = 0.625
+  pipelines.run(c, w)
+  return w
+
+
+def _binary():
+  spec = importlib.util.spec_from_file_location(
+      'export_binary', os.path.join(REPO, 'experiments', 'export.py'))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def test_binary_int8_qat_run_carries_its_grid(qat_run, capsys):
+  """experiments/export.py on a QAT run: the issue's two int8 targets."""
+  from absl import flags
+  binary = _binary()
+  flags.FLAGS(['export', f'--workdir={qat_run}', '--quantize=int8',
+               '--repeats=50'])
+  try:
+    binary.main([])
+  finally:
+    flags.FLAGS.unparse_flags()
+  out = capsys.readouterr().out
+  r = json.loads(out[out.index('{'):])
+  path = os.path.join(qat_run, 'model_int8.tflite')
+  assert r['file'] == path and r['bytes'] == os.path.getsize(path)
+  assert r['kind'] == 'qat' and r['int8_grid'] == 'run'
+  assert r['carried_layers'] == ['fc1', 'fc2', 'fc3']
+  # Only the logits keep the converter's grid.
+  assert len(r['converter_grid_kept_on']) == 1
+  assert r['top1_agreement_with_integer'] >= 0.995
+  assert abs(r['litert_test_error'] - r['integer_test_error']) <= 0.001
+  with open(os.path.join(qat_run, 'results.json')) as f:
+    assert r['integer_test_error'] == pytest.approx(
+        json.load(f)['qat_integer_error'], abs=1e-6)
+  # int8 weights: a quarter of the float32 bytes, plus the graph.
+  assert r['bytes'] < 0.3 * 266_610 * 4
+  assert not [f for f in os.listdir(qat_run) if f.endswith('.tmp')]
+  # The file holds the run's own codes and grids.
+  im = runs.load(qat_run).integer_model
+  with open(path, 'rb') as f:
+    model = fb.read(f.read())
+  sg = model.subgraphs[0]
+  ops = carry._kernel_ops(model, sg)
+  for layer, lq in im.layers.items():
+    op = ops[layer]
+    s_x, z_x = fb.quantization(sg.tensors[op.inputs[0]])
+    assert s_x[0] == np.float32(lq.act_scale)
+    assert z_x[0] == round(float(lq.act_zero_point)) - 128
+    w = fb.data(model, sg.tensors[op.inputs[1]], np.int8)
+    np.testing.assert_array_equal(
+        w, np.asarray(im.qweights[f'params/{layer}/kernel'].codes()).T)
+
+
+
+
+def test_float_and_dynamic_exports_match_jax(qat_run, mnist):
+  run = runs.load(qat_run)
+  x, y = mnist.test_images, mnist.test_labels
+  f = jax.jit(lambda b: run.model.apply(run.variables, b))
+  tflite, _ = runs.export(run, 'none', mnist)
+  lite = export.predict(tflite, x[:1000])
+  want = np.concatenate([np.asarray(f(x[i:i + 1])) for i in range(1000)])
+  np.testing.assert_allclose(lite, want, rtol=0, atol=1e-5)
+  dyn, _ = runs.export(run, 'dynamic', mnist)
+  assert len(dyn) < 0.3 * len(tflite)
+  dyn_logits = export.predict(dyn, x)
+  jax_error = float(np.mean(np.asarray(f(x)).argmax(-1) != y))
+  assert abs(np.mean(dyn_logits.argmax(-1) != y) - jax_error) <= 0.002
+
+
+def test_ptq_lenet5_int8_parity_on_mnist_test_set(ptq_run, mnist):
+  with pytest.raises(ValueError, match='quantization sweep.*ptq/w8a8'):
+    runs.load(ptq_run)
+  run = runs.load(os.path.join(ptq_run, 'ptq', 'w8a8'))
+  assert run.kind == 'ptq'
+  tflite, info = runs.export(run, 'int8', mnist)
+  assert info['carry']['layers'] == ['conv1', 'conv2', 'fc1', 'fc2']
+  assert 'CONV_2D' in export.op_names(tflite)
+  r = runs.evaluate(run, tflite, info, mnist)
+  assert r['top1_agreement_with_integer'] >= 0.995
+  assert abs(r['litert_test_error'] - r['integer_test_error']) <= 0.001
+  # The float export (batch norm folded, float32.jxq) matches JAX at batch 1.
+  float_file, _ = runs.export(run, 'none', mnist)
+  x = mnist.test_images[:500]
+  f = jax.jit(lambda b: run.model.apply(run.variables, b))
+  want = np.concatenate([np.asarray(f(x[i:i + 1])) for i in range(len(x))])
+  np.testing.assert_allclose(export.predict(float_file, x), want, rtol=0,
+                             atol=1e-5)
+
+
+def test_shrunk_model_with_pixel_gather(shrunk_run, mnist):
+  run = runs.load(shrunk_run)
+  assert run.kind == 'shrunk' and len(run.model.inputs) == 392
+  assert run.model.features == (60, 30)
+  x = mnist.test_images[:300]
+  tflite, _ = runs.export(run, 'none', mnist)
+  assert 'GATHER' in ' '.join(export.op_names(tflite))
+  f = jax.jit(lambda b: run.model.apply(run.variables, b))
+  want = np.concatenate([np.asarray(f(x[i:i + 1])) for i in range(len(x))])
+  np.testing.assert_allclose(export.predict(tflite, x), want, rtol=0,
+                             atol=1e-5)
+  cols = runs.edge_columns(shrunk_run, repeats=20)
+  assert set(cols) == {'tflite_bytes', 'litert_int8_b1_ms'}
+  # int8 weights of 392*60 + 60*30 + 30*10 parameters, plus the graph.
+  assert 25_000 < cols['tflite_bytes'] < 40_000
+  assert cols['litert_int8_b1_ms'] > 0
+
+
+def test_pruned_deep_compression_run_exports_its_decoded_model(tmp_path,
+                                                             mnist):
+  c = tiny_config(test_subset=500)
+  c.pruning = ml_collections.ConfigDict(dict(sparsity=0.8,
+                                             schedule='one_shot', step=0.0))
+  c.deep_compression = ml_collections.ConfigDict({'rules': (('kernel', 5),)})
+  _, r = train.train_and_evaluate(c, str(tmp_path))
+  run = runs.load(str(tmp_path))
+  assert run.kind == 'deep_compression'
+  kernel = np.asarray(run.variables['params']['fc1']['kernel'])
+  assert 0.75 < np.mean(kernel == 0) < 0.85
+  assert len(np.unique(kernel[kernel != 0])) <= 2 ** 5   # shared weights
+  tflite, _ = runs.export(run, 'none', mnist)
+  x = mnist.test_images[:500]
+  assert export.error(tflite, x, mnist.test_labels[:500]) == pytest.approx(
+      r['compressed_test_error'], abs=1e-6)
+
+
+class _TinyViT(nn.Module):
+  """Patch embedding, one pre-norm attention block, mean pool, head."""
+
+  @nn.compact
+  def __call__(self, x, train=False):
+    x = nn.Conv(32, (7, 7), strides=(7, 7), name='patch')(x)
+    x = x.reshape((x.shape[0], -1, 32))
+    x = x + self.param('pos', nn.initializers.normal(0.02), (1, 16, 32))
+    y = nn.LayerNorm(name='ln1')(x)
+    x = x + nn.MultiHeadDotProductAttention(2, name='attn')(y, y)
+    y = nn.LayerNorm(name='ln2')(x)
+    x = x + nn.Dense(32, name='mlp2')(nn.gelu(nn.Dense(64, name='mlp1')(y)))
+    return nn.Dense(10, name='head')(x.mean(axis=1))
+
+
+@pytest.mark.parametrize('model', [_TinyViT(),
+                                   models.get_model('vit_tiny')])
+def test_attention_block_exports(model):
+  """A hand-written pre-norm block, and the zoo's ViT."""
+  v = model.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
+  rng = np.random.default_rng(3)
+  x = rng.normal(size=(4, 28, 28, 1)).astype(np.float32)
+  tflite = export.to_tflite(model, v, input_shape=MNIST)
+  f = jax.jit(lambda b: model.apply(v, b))
+  want = np.concatenate([np.asarray(f(x[i:i + 1])) for i in range(4)])
+  np.testing.assert_allclose(export.predict(tflite, x), want, rtol=0,
+                             atol=1e-5)
+  int8 = export.to_tflite(model, v, input_shape=MNIST, quantize='int8', calibration_images=x)
+  assert 'BATCH_MATMUL' in export.op_names(int8)
+
+
+def _perturbed(model, seed=0):
+  """Random variables with non-trivial batch-norm statistics."""
+  v = jax.jit(model.init)(jax.random.key(seed), jnp.zeros((1, 28, 28, 1)))
+  rng = np.random.default_rng(seed)
+
+  def one(path, x):
+    name = '/'.join(str(getattr(k, 'key', k)) for k in path)
+    if name.endswith('/var'):
+      return rng.uniform(0.5, 2.0, x.shape).astype(np.float32)
+    if name.endswith(('/mean', '/scale')) or ('bn' in name and
+                                              name.endswith('/bias')):
+      return rng.normal(0.5, 0.5, x.shape).astype(np.float32)
+    return np.asarray(x)
+
+  return jax.tree_util.tree_map_with_path(one, v)
+
+
+@pytest.mark.parametrize('name,kw,adds', [
+    ('resnet_small', {}, 2), ('lenet5', {'batch_norm': True}, 0),
+    ('mlp_30_30', {'batch_norm': True}, 0)])
+def test_batch_norm_is_folded(name, kw, adds):
+  model = models.get_model(name, **kw)
+  v = _perturbed(model)
+  tflite = export.to_tflite(model, v, input_shape=MNIST)
+  ops = export.op_names(tflite)
+  # Only the residual additions remain: no BN mul/sub/rsqrt, no bias adds.
+  assert ops.count('ADD') == adds
+  assert not {'MUL', 'SUB', 'RSQRT', 'DIV', 'SQRT'} & set(ops)
+  x = np.random.default_rng(1).normal(size=(8, 28, 28, 1)).astype(np.float32)
+  f = jax.jit(lambda b: model.apply(v, b))
+  want = np.concatenate([np.asarray(f(x[i:i + 1])) for i in range(8)])
+  np.testing.assert_allclose(export.predict(tflite, x), want, rtol=0,
+                             atol=1e-5)
+
+
+def test_residual_net_full_int8():
+  model_fn = models.get_model('resnet_small')
+  v = _perturbed(model_fn)
+  rng = np.random.default_rng(2)
+  calib = rng.normal(size=(32, 28, 28, 1)).astype(np.float32)
+  tflite = export.to_tflite(model_fn, v, input_shape=MNIST, quantize='int8',
+                            calibration_images=calib)
+  model = fb.read(tflite)
+  sg = model.subgraphs[0]
+  kernels = [op for op in sg.operators
+             if fb.op_name(model, op) in carry.KERNEL_OPS]
+  assert len(kernels) == 7   # stem, 2 per block, 1 projection, head
+  assert {fb.int_type(sg.tensors[op.inputs[0]]) for op in kernels} == {'int8'}
+  assert {fb.int_type(sg.tensors[op.inputs[1]]) for op in kernels} == {'int8'}
+  x = calib[:4]
+  f = jax.jit(lambda b: model_fn.apply(v, b))
+  want = np.asarray(f(x))
+  got = export.predict(tflite, x)
+  assert np.max(np.abs(got - want)) < 0.1 * np.max(np.abs(want))
+
+
+def test_sparse_encoding_is_lossless_and_smaller():
+  model = models.get_model('mlp_128')
+  v = jax.jit(model.init)(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
+  rng = np.random.default_rng(0)
+  v = jax.tree.map(lambda a: np.where(rng.random(a.shape) < 0.9, 0.0, a)
+                   .astype(np.float32) if a.ndim == 2 else np.asarray(a), v)
+  dense = export.to_tflite(model, v, input_shape=MNIST)
+  sparse = export.to_tflite(model, v, input_shape=MNIST, sparse=True)
+  assert len(sparse) < 0.3 * len(dense)
+  assert 'DENSIFY' in export.op_names(sparse)
+  x = rng.normal(size=(4, 28, 28, 1)).astype(np.float32)
+  np.testing.assert_array_equal(export.predict(sparse, x),
+                                export.predict(dense, x))
+
+
+class _Sorting(nn.Module):
+
+  @nn.compact
+  def __call__(self, x):
+    return jnp.sort(x, axis=-1)
+
+
+class _WithSort(nn.Module):
+
+  @nn.compact
+  def __call__(self, x, train=False):
+    x = nn.Dense(16, name='fc1')(x.reshape((x.shape[0], -1)))
+    x = _Sorting(name='ranker')(x)
+    return nn.Dense(10, name='fc2')(x)
+
+
+def test_unexportable_op_names_the_layer():
+  model = _WithSort()
+  v = model.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
+  with pytest.raises(ValueError, match="layer 'ranker'.*'sort'"):
+    export.to_tflite(model, v, input_shape=MNIST)
+
+
+def test_bad_arguments_fail_before_converting(tmp_path):
+  model = models.get_model('mlp_64')
+  v = model.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
+  with pytest.raises(ValueError, match="Unknown quantize mode 'int4'"):
+    export.to_tflite(model, v, input_shape=MNIST, quantize='int4')
+  with pytest.raises(ValueError, match='calibration_images are required'):
+    export.to_tflite(model, v, input_shape=MNIST, quantize='int8')
+  with pytest.raises(ValueError, match=r'shape \(N,\) \+ \(28, 28, 1\)'):
+    export.to_tflite(model, v, input_shape=MNIST, quantize='int8',
+                     calibration_images=np.zeros((4, 784), np.float32))
+  with pytest.raises(ValueError, match='No such workdir'):
+    runs.load(str(tmp_path / 'missing'))
+  affine = integer.convert(model, v, {
+      'fc1': {'kernel': QuantSpec(8, symmetric=False), 'bias': None},
+      'fc2': {'kernel': QuantSpec(8), 'bias': None}})
+  with pytest.raises(ValueError, match="Layer 'fc1'.*symmetric"):
+    export.check_integer_model(affine)

@@ -1,0 +1,150 @@
+"""layers.Conv against flax.linen.Conv; max_pool_2x2 against nn.max_pool."""
+
+import re
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxcompress import layers
+
+# (input shape, Conv attributes): LeNet-5's and the residual net's
+# convolutions, and the paths less travelled (explicit and uneven padding,
+# dilation, odd sizes with strides, 1-D, a grouped convolution that goes to
+# lax unchanged).
+CASES = [
+    ((3, 28, 28, 1), dict(features=20, kernel_size=(5, 5), padding='VALID')),
+    ((3, 12, 12, 20), dict(features=50, kernel_size=(5, 5), padding='VALID')),
+    ((3, 28, 28, 16), dict(features=16, kernel_size=(3, 3), use_bias=False)),
+    ((3, 28, 28, 16), dict(features=32, kernel_size=(3, 3), strides=2,
+                           use_bias=False)),
+    ((3, 28, 28, 16), dict(features=32, kernel_size=(1, 1), strides=2)),
+    ((2, 15, 17, 3), dict(features=8, kernel_size=(3, 2), strides=(2, 3),
+                          padding=((1, 2), (0, 1)), kernel_dilation=(2, 1))),
+    ((2, 28, 28, 3), dict(features=4, kernel_size=(3, 3), strides=2,
+                          padding='VALID')),
+    ((2, 9, 9, 2), dict(features=5, kernel_size=(4, 4), padding='SAME')),
+    ((2, 20, 6), dict(features=7, kernel_size=(3,), strides=2)),
+    ((2, 10, 10, 4), dict(features=6, kernel_size=(3, 3),
+                          feature_group_count=2)),
+]
+
+
+def _setup(shape, attrs, seed=0):
+  ref = nn.Conv(**attrs)
+  ours = layers.Conv(**attrs)
+  x = jax.random.normal(jax.random.key(seed), shape)
+  variables = ref.init(jax.random.key(seed + 1), x)
+  if 'bias' in variables['params']:  # a nonzero bias, so it is checked
+    variables = jax.tree.map(lambda p: p + 0.1, variables)
+  return ref, ours, x, variables
+
+
+def _loss(module):
+  def loss(variables, x):
+    y = module.apply(variables, x)
+    return jnp.sum(jnp.sin(y) * jnp.arange(y.size).reshape(y.shape) / y.size)
+  return loss
+
+
+@pytest.mark.parametrize('shape,attrs', CASES)
+def test_outputs_and_gradients_equal_nn_conv(shape, attrs):
+  ref, ours, x, variables = _setup(shape, attrs)
+  assert isinstance(ours, nn.Conv)
+  assert (jax.tree.map(jnp.shape, ours.init(jax.random.key(1), x))
+          == jax.tree.map(jnp.shape, variables))
+  np.testing.assert_allclose(jax.jit(ours.apply)(variables, x),
+                             jax.jit(ref.apply)(variables, x),
+                             rtol=1e-5, atol=1e-5)
+  grad = lambda m: jax.jit(jax.grad(_loss(m), argnums=(0, 1)))(variables, x)
+  for got, want in zip(jax.tree.leaves(grad(ours)), jax.tree.leaves(grad(ref))):
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('shape,attrs', CASES[1:4])
+def test_gradients_equal_inside_scan(shape, attrs):
+  ref, ours, x, variables = _setup(shape, attrs)
+
+  def scanned(module):
+    grad = jax.grad(_loss(module), argnums=(0, 1))
+
+    def body(c, i):
+      return c, grad(variables, x * (1.0 + 0.5 * i))
+    return jax.jit(lambda: jax.lax.scan(body, 0, jnp.arange(2.0))[1])()
+
+  # Inside the loop nn.Conv's gradients run XLA's naive convolution loops,
+  # which sum in another order than a library kernel: entries that cancel
+  # (0.07 out of terms of size 10) differ in float32 rounding. They agree
+  # to 1e-5 of each gradient's largest entry.
+  for got, want in zip(jax.tree.leaves(scanned(ours)),
+                       jax.tree.leaves(scanned(ref))):
+    assert np.max(np.abs(got - want)) <= 1e-5 * np.max(np.abs(want))
+
+
+def _primitives(jaxpr):
+  names = []
+  for eqn in jaxpr.eqns:
+    names.append(eqn.primitive.name)
+    for v in eqn.params.values():
+      if isinstance(v, jax.extend.core.ClosedJaxpr):
+        names += _primitives(v.jaxpr)
+  return names
+
+
+def test_traced_forward_is_one_convolution():
+  _, ours, x, variables = _setup(*CASES[1])
+  names = _primitives(jax.make_jaxpr(ours.apply)(variables, x).jaxpr)
+  assert names.count('conv_general_dilated') == 1
+  assert 'dot_general' not in names
+
+
+def _conv_dims(text):
+  """Dimension numbers of every convolution in StableHLO text."""
+  return sorted(re.findall(r'dim_numbers = (\[[^\]]*\]x\[[^\]]*\]->\[[^\]]*\])',
+                           text))
+
+
+def _grad_in_scan_module(module, variables, x, platform):
+  grad = jax.grad(_loss(module))
+
+  def f(variables, x):
+    return jax.lax.scan(lambda c, _: (c, grad(variables, x)), 0, None,
+                        length=2)[1]
+
+  exported = jax.export.export(jax.jit(f), platforms=[platform])(variables, x)
+  return exported.mlir_module()
+
+
+CANONICAL = '[b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f]'
+
+
+@pytest.mark.parametrize('shape,attrs', CASES[1:4])
+def test_cpu_gradients_are_canonical_convolutions(shape, attrs):
+  # XLA CPU runs only NHWC/HWIO/NHWC convolutions in its library kernels when
+  # they sit inside a loop (BUILD.md); nn.Conv's gradients are not of that
+  # form, ours are.
+  ref, ours, x, variables = _setup(shape, attrs)
+  dims = _conv_dims(_grad_in_scan_module(ours, variables, x, 'cpu'))
+  assert dims and all(d == CANONICAL for d in dims), dims
+  ref_dims = _conv_dims(_grad_in_scan_module(ref, variables, x, 'cpu'))
+  assert any(d != CANONICAL for d in ref_dims), ref_dims
+
+
+@pytest.mark.parametrize('platform', ['cuda', 'tpu'])
+def test_other_platforms_keep_xla_gradients(platform):
+  ref, ours, x, variables = _setup(*CASES[1])
+  assert (_conv_dims(_grad_in_scan_module(ours, variables, x, platform))
+          == _conv_dims(_grad_in_scan_module(ref, variables, x, platform)))
+
+
+def test_max_pool_2x2_matches_nn_max_pool():
+  x = jax.random.normal(jax.random.key(0), (2, 8, 6, 3))
+  pool = lambda x: nn.max_pool(x, (2, 2), (2, 2))
+  np.testing.assert_array_equal(layers.max_pool_2x2(x), pool(x))
+  cot = jax.random.normal(jax.random.key(1), (2, 4, 3, 3))
+  grad = lambda f: jax.vjp(f, x)[1](cot)[0]
+  np.testing.assert_array_equal(grad(layers.max_pool_2x2), grad(pool))
+  odd = x[:, :7, :5]
+  np.testing.assert_array_equal(layers.max_pool_2x2(odd), pool(odd))
