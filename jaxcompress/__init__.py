@@ -8,6 +8,8 @@ pytrees; no configs, no train loop):
   quantization      PTQ, QAT, integer inference, compact storage
   distill           knowledge distillation losses
   deep_compression  weight sharing + sparse indices + entropy coding
+  auto              sensitivity tables, exact allocation under a budget,
+                    compression plans
 
 Its ground floor: `data` (tfds), `models` (the zoo), `rules` (parameters by
 path), `metrics` (counts, FLOPs, latency), `optim`, `files` (atomic, checksummed),
@@ -20,6 +22,7 @@ thin absl programs over `pipelines.run(config, workdir)`.
 """
 
 from jaxcompress import (
+    auto,
     data,
     deep_compression,
     distill,
@@ -41,7 +44,7 @@ from jaxcompress import (
 __version__ = '0.2.0'
 
 __all__ = [
-    '__version__', 'data', 'deep_compression', 'distill', 'files', 'metrics',
+    '__version__', 'auto', 'data', 'deep_compression', 'distill', 'files', 'metrics',
     'models', 'optim', 'pipelines', 'plugins', 'pruning', 'quantization',
     'rules', 'saved_runs', 'structured', 'timing', 'train',
 ]

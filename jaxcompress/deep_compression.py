@@ -11,7 +11,9 @@ For every pruned kernel (a parameter whose path a rule selects):
     an explicit zero (the paper's relative-index trick with 8-bit gaps);
   * entropy coding: the code and gap byte streams are compressed with LZMA,
     whose range coder plays the role of the paper's Huffman coding.
-Every other parameter (biases, batch norm) is stored as float32.
+A rule of 32 bits keeps the kernel's nonzeros as float32 values (pruning
+alone, no sharing) with the same sparse indices and coding. Every other
+parameter (biases, batch norm) is stored as float32.
 
 `save` writes the file and returns its bytes; `load` decodes it into the same
 float32 parameters that `quantize_params` produced in memory, so the accuracy
@@ -35,6 +37,7 @@ from jaxcompress.rules import apply_rules, named_leaves
 
 MAGIC = b'JXCDC2'
 _MAX_GAP = 255
+FLOAT_BITS = 32   # a rule's bits that keep float32 values (no sharing)
 
 
 def kmeans_1d(values: np.ndarray, bits: int,
@@ -43,6 +46,8 @@ def kmeans_1d(values: np.ndarray, bits: int,
 
   Linear initialisation over [min, max], then Lloyd iterations; assignment to
   the nearest centroid by binary search over the sorted centroids' midpoints.
+  Values that take at most 2^bits distinct values already (weights trained on
+  a quantization grid) are shared exactly: the centroids are those values.
   """
   if not 1 <= bits <= 8:
     raise ValueError(f'weight-sharing bits must be in 1..8, got {bits}')
@@ -50,6 +55,10 @@ def kmeans_1d(values: np.ndarray, bits: int,
   k = 2**bits
   if values.size == 0:
     return np.zeros(k, np.float32), np.zeros(0, np.uint8)
+  distinct = np.unique(values)
+  if distinct.size <= k:
+    return (distinct.astype(np.float32),
+            np.searchsorted(distinct, values).astype(np.uint8))
   centroids = np.linspace(values.min(), values.max(), k)
   for _ in range(iters):
     codes = np.searchsorted((centroids[1:] + centroids[:-1]) / 2, values)
@@ -88,7 +97,7 @@ def quantize_params(params, rules) -> dict:
   def share(leaf):
     bits = settings.get(next(names))
     leaf = np.asarray(leaf, np.float32)
-    if bits is None:
+    if bits is None or bits == FLOAT_BITS:
       return leaf
     flat = leaf.reshape(-1).copy()
     nz = np.flatnonzero(flat)
@@ -101,7 +110,11 @@ def quantize_params(params, rules) -> dict:
 
 def _encode_sparse(flat: np.ndarray, bits: int):
   nz = np.flatnonzero(flat)
-  centroids, codes = kmeans_1d(flat[nz], bits)
+  if bits == FLOAT_BITS:
+    # No sharing: the "codes" are the float32 values, fillers 0.0.
+    centroids, codes = np.zeros(0, np.float32), flat[nz]
+  else:
+    centroids, codes = kmeans_1d(flat[nz], bits)
   # Zero must decode to zero: reserve code 0 for the fillers when needed.
   gaps = np.diff(nz, prepend=-1) - 1
   out_gaps, out_codes = [], []
@@ -115,24 +128,46 @@ def _encode_sparse(flat: np.ndarray, bits: int):
     out_codes.append(code)
   # 8 bits: 256 centroids and the filler need a second byte per code (mostly
   # zero, which the entropy coder absorbs).
-  code_dtype = np.uint8 if filler < 256 else np.uint16
+  code_dtype = (np.float32 if bits == FLOAT_BITS else
+                np.uint8 if filler < 256 else np.uint16)
   return (centroids, np.array(out_gaps, np.uint8),
           np.array(out_codes, code_dtype))
 
 
 def _decode_sparse(size, centroids, gaps, codes):
   flat = np.zeros(size, np.float32)
-  table = np.append(centroids, np.float32(0))
   positions = np.cumsum(gaps.astype(np.int64) + 1) - 1
-  flat[positions] = table[codes]
+  if codes.dtype == np.float32:
+    flat[positions] = codes
+  else:
+    flat[positions] = np.append(centroids, np.float32(0))[codes]
   return flat
+
+
+def _compress(data: bytes) -> bytes:
+  return lzma.compress(data, preset=9 | lzma.PRESET_EXTREME)
+
+
+def kernel_bytes(leaf, bits: int) -> int:
+  """Bytes one weight-shared kernel adds to a file, compressed on its own.
+
+  The centroids, index gaps and codes `save` would write for `leaf`, through
+  the same LZMA settings, less the fixed size of an empty LZMA stream; a
+  file's bytes are about the sum of its kernels' plus the rest of the file
+  (biases, header, seal).
+  """
+  centroids, gaps, codes = _encode_sparse(
+      np.asarray(leaf, np.float32).reshape(-1), bits)
+  blob = centroids.tobytes() + gaps.tobytes() + codes.tobytes()
+  return len(_compress(blob)) - len(_compress(b''))
 
 
 def save(params, rules, path: str) -> int:
   """Writes `quantize_params(params, rules)` compactly; returns the file bytes.
 
   Raises:
-    ValueError: for bits outside 1..8 or a rule that matches no parameter.
+    ValueError: for bits outside 1..8 (or 32) or a rule that matches no
+      parameter.
   """
   settings = _settings(params, rules)
   header, blobs = [], []
@@ -144,12 +179,13 @@ def save(params, rules, path: str) -> int:
       blobs.append(leaf.tobytes())
       continue
     centroids, gaps, codes = _encode_sparse(leaf.reshape(-1), bits)
-    header.append({'name': name, 'shape': leaf.shape, 'kind': 'shared',
+    header.append({'name': name, 'shape': leaf.shape,
+                   'kind': 'sparse_f32' if bits == FLOAT_BITS else 'shared',
                    'k': len(centroids), 'n': len(gaps),
                    'code_bytes': codes.itemsize})
     blobs += [centroids.tobytes(), gaps.tobytes(), codes.tobytes()]
   head = json.dumps(header).encode()
-  body = lzma.compress(b''.join(blobs), preset=9 | lzma.PRESET_EXTREME)
+  body = _compress(b''.join(blobs))
   return files.atomic_write(path, files.seal(
       MAGIC + struct.pack('<I', len(head)) + head + body))
 
@@ -179,7 +215,8 @@ def load(path: str, like) -> dict:
       else:
         centroids = np.frombuffer(body.read(4 * h['k']), np.float32)
         gaps = np.frombuffer(body.read(h['n']), np.uint8)
-        dtype = np.uint8 if h['code_bytes'] == 1 else np.uint16
+        dtype = (np.float32 if h['kind'] == 'sparse_f32' else
+                 np.uint8 if h['code_bytes'] == 1 else np.uint16)
         codes = np.frombuffer(body.read(h['n'] * h['code_bytes']), dtype)
         arrays[h['name']] = _decode_sparse(size, centroids, gaps, codes)
       arrays[h['name']] = arrays[h['name']].reshape(h['shape'])

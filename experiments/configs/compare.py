@@ -22,16 +22,27 @@ Rows (strategy: what it is):
   quantized: int8 weights and inputs, trained quantization-aware, run as an
     integer model and stored as int8 + scales;
   distillation: 784-13-10 distilled from the dense row (T = 4);
-  combined: weight-based pruning + distillation from the dense row + 5-bit
-    weight sharing and entropy coding into a file (Deep Compression).
+  auto: the `auto` pipeline (jaxcompress/pipelines/auto.py) at the suite's
+    90% budget: a file of a tenth of the dense float32 model's bytes
+    (40,720), what 10% of the weights take in float32; per-layer sparsity
+    and bits chosen by the exact knapsack over sensitivities measured on a
+    validation split (5,000 training images held out of its own baseline),
+    pruning + QAT + distillation in one run, weight sharing and entropy
+    coding into a file;
+  combined: the auto plan at the bytes of the hand-set Deep Compression row
+    it replaces (407,204 / 33.5 = 12,155 bytes; that row, gradual pruning +
+    distillation + 5-bit sharing, wrote 12,146), on the auto row's baseline
+    and sensitivity table.
 """
 
 import ml_collections
-from configs import mlp_128
+from configs import auto_common, mlp_128
 
 from jaxcompress.pipelines.suite import Row
 
 SPARSITY = 0.9
+AUTO_RATIO = 10.0                 # the 90% budget: 1 - SPARSITY of the bytes
+COMBINED_RATIO = 33.5             # the bytes of the hand-set combined file
 SMALL = (13,)   # 784*13 + 13 + 13*10 + 10 = 10,335 parameters
 
 
@@ -57,9 +68,17 @@ def get_config(preset: str = 'full') -> ml_collections.ConfigDict:
                        'rules': (('bias', None),)}}, 'sparsity-based'),
       Row('distilled_784_13_10', base, {**small, 'distillation': distill},
           'distillation'),
-      Row('prune_distill_share', base,
-          {'pruning': prune, 'distillation': distill,
-           'deep_compression': {'rules': (('kernel', 5),)}}, 'combined'),
+  ]
+  finetune = 1.0 if preset == 'quick' else 10.0
+  tables = {'table_cache': '{row:auto_90}/tables'}
+  rows += [
+      Row('auto_90', auto_common.config('mlp_128', 'bytes', AUTO_RATIO,
+                                        finetune_epochs=finetune),
+          {'auto': tables}, 'auto'),
+      Row('auto_combined_33x', auto_common.config(
+          'mlp_128', 'bytes', COMBINED_RATIO, finetune_epochs=finetune),
+          {'auto': {**tables, 'baseline_workdir': '{row:auto_90}/baseline'}},
+          'combined'),
   ]
   shrink = {'pipeline': 'prune_shrink_finetune',
             'structured': {'sparsity': SPARSITY, 'schedule': 'one_shot',

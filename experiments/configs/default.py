@@ -12,7 +12,7 @@ import ml_collections
 def get_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   # What runs (jaxcompress.pipelines.PIPELINES): 'train' (one run),
-  # 'lottery', 'ptq', 'prune_shrink_finetune', 'teacher_student'.
+  # 'lottery', 'ptq', 'prune_shrink_finetune', 'teacher_student', 'auto'.
   c.pipeline = 'train'
   c.seed = 0
 
@@ -23,6 +23,10 @@ def get_config() -> ml_collections.ConfigDict:
   c.in_memory = True     # False: stream batches through tf.data
   c.train_subset = 0     # >0: use only the first N training images (tests)
   c.test_subset = 0
+  # >0: hold out the last N training images (after train_subset) as a
+  # validation split; the run trains on the rest (jaxcompress.auto measures
+  # on it, never on the test set).
+  c.validation_examples = 0
   c.jitter_pixels = 0    # random translation by up to N pixels (augmentation)
 
   # Model (jaxcompress.models.MODELS) and its module attributes.

@@ -5,6 +5,7 @@
   ptq        post-training quantization variants and QAT fine-tunings
   shrink     prune, shrink physically, fine-tune the small model
   distill    teacher, then student
+  auto       adaptive compression: measure, plan under a budget, fine-tune
   suite      a suite of experiments side by side (the comparison binary)
 
 `run(config, workdir)` runs the pipeline a config names
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from jaxcompress.pipelines import distill, lottery, ptq, shrink
+from jaxcompress.pipelines import auto, distill, lottery, ptq, shrink
 from jaxcompress.plugins import registry
 from jaxcompress.train import loop
 
@@ -31,12 +32,13 @@ PIPELINES: dict[str, Callable[[registry.ParsedConfig, str | None], Any]] = {
     'ptq': ptq.run,
     'prune_shrink_finetune': shrink.run,
     'teacher_student': distill.run,
+    'auto': auto.run,
 }
 
 # The section each pipeline cannot run without.
 _NEEDS = {'lottery': 'lottery', 'ptq': 'ptq',
           'prune_shrink_finetune': 'structured',
-          'teacher_student': 'distillation'}
+          'teacher_student': 'distillation', 'auto': 'auto'}
 
 
 def check(parsed: registry.ParsedConfig) -> None:

@@ -28,6 +28,7 @@ COLUMNS = (
     ('model', 'model', '{}'),
     ('test error', 'test_error', '{:.2%}'),
     ('seeds', 'seeds', '{}'),
+    ('error per seed', 'seed_errors', '{}'),
     ('nonzero params', 'nonzero_params', '{:,}'),
     ('FLOPs', 'flops', '{:,}'),
     ('bytes on disk', 'bytes_on_disk', '{:,}'),
@@ -75,7 +76,9 @@ def run_comparison(suite, workdir: str) -> list[dict]:
     edge = export_runs.edge_columns(median['workdir'])
     summaries.append(dict(
         median, **edge, run=_label(row, per_seed), strategy=row.strategy,
-        seeds=len(per_seed), test_error=suite_lib.median_of(per_seed)))
+        seeds=len(per_seed), test_error=suite_lib.median_of(per_seed),
+        seed_errors=' '.join(suite_lib.pct(r['test_error'])
+                             for r in per_seed)))
   os.makedirs(workdir, exist_ok=True)
   suite_lib.write_tables(summaries, workdir, COLUMNS)
   plot(summaries, os.path.join(workdir, 'comparison.png'))

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from jaxcompress.plugins import (
+    auto,
     deep_compression,
     distillation,
     interface,
@@ -53,6 +54,7 @@ SECTIONS: dict[str, Section] = {
 STAGE_SECTIONS: dict[str, type] = {
     'lottery': stages.LotterySection,
     'ptq': stages.PTQSection,
+    'auto': auto.AutoSection,
 }
 
 

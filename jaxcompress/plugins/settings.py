@@ -31,6 +31,7 @@ class RunSettings:
   in_memory: bool = True
   train_subset: int = 0
   test_subset: int = 0
+  validation_examples: int = 0
   jitter_pixels: int = 0
   # Model.
   model: str = 'lenet_300_100'
@@ -68,8 +69,8 @@ class RunSettings:
     for name in ('batch_size', 'eval_batch_size'):
       if getattr(self, name) < 1:
         raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
-    for name in ('train_subset', 'test_subset', 'jitter_pixels',
-                 'warmup_steps'):
+    for name in ('train_subset', 'test_subset', 'validation_examples',
+                 'jitter_pixels', 'warmup_steps'):
       S.check_nonnegative(getattr(self, name), name)
     if self.log_every_steps == 0 or self.log_every_steps < -1:
       raise ValueError(f'log_every_steps must be > 0 (or -1: off), got '

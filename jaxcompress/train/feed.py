@@ -1,9 +1,10 @@
 """What a run trains and evaluates on: its dataset, as configured.
 
 `load_data(settings)` gives the run's `data.Dataset` (decoded once per
-process and cached), cut to `train_subset` / `test_subset`. `train_path`
-says whether the training split goes on the device (scanned epochs) or
-streams through tf.data, and why.
+process and cached), cut to `train_subset` / `test_subset`, less the
+validation split (`validation_examples`, the last training images) that
+`load_validation` gives. `train_path` says whether the training split goes
+on the device (scanned epochs) or streams through tf.data, and why.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 from typing import Any
 
 import jax
+import numpy as np
 
 from jaxcompress import data as data_lib
 from jaxcompress.plugins import registry
@@ -24,12 +26,7 @@ def _load_data(name, data_dir, manual_dir):
   return data_lib.load(name, data_dir or None, manual_dir or None)
 
 
-def load_data(s: RunSettings | Any) -> data_lib.Dataset:
-  """The run's dataset (cached per process), subset as configured.
-
-  `s` is a run's settings, or a config they are parsed from."""
-  if not isinstance(s, RunSettings):
-    s = registry.parse_config(s).settings
+def _subset(s: RunSettings) -> data_lib.Dataset:
   ds = _load_data(s.dataset, s.data_dir, s.manual_dir)
   if s.train_subset or s.test_subset:
     for what, n, have in (('train_subset', s.train_subset, len(
@@ -42,7 +39,43 @@ def load_data(s: RunSettings | Any) -> data_lib.Dataset:
     ds = data_lib.Dataset(ds.train_images[:tr], ds.train_labels[:tr],
                           ds.test_images[:te], ds.test_labels[:te],
                           ds.mean, ds.std)
+  n = s.validation_examples
+  if n and n >= len(ds.train_labels):
+    raise ValueError(f'validation_examples {n} leaves no training examples '
+                     f'(the training set has {len(ds.train_labels)})')
   return ds
+
+
+def load_data(s: RunSettings | Any) -> data_lib.Dataset:
+  """The run's dataset (cached per process), subset as configured, without
+  the validation split (`validation_examples`) it holds out.
+
+  `s` is a run's settings, or a config they are parsed from."""
+  if not isinstance(s, RunSettings):
+    s = registry.parse_config(s).settings
+  ds = _subset(s)
+  n = s.validation_examples
+  if n:
+    ds = data_lib.Dataset(ds.train_images[:-n], ds.train_labels[:-n],
+                          ds.test_images, ds.test_labels, ds.mean, ds.std)
+  return ds
+
+
+def load_validation(s: RunSettings | Any) -> tuple[np.ndarray, np.ndarray]:
+  """(images, labels) of the validation split: the last `validation_examples`
+  training images (after `train_subset`), which `load_data` holds out.
+
+  Raises:
+    ValueError: the settings hold out no validation split.
+  """
+  if not isinstance(s, RunSettings):
+    s = registry.parse_config(s).settings
+  n = s.validation_examples
+  if not n:
+    raise ValueError('validation_examples is 0: no validation split is held '
+                     'out of the training set')
+  ds = _subset(s)
+  return ds.train_images[-n:], ds.train_labels[-n:]
 
 
 def memory_budget() -> int:

@@ -46,12 +46,16 @@ def make_runner(s, state, ds, plugins, model, tx, optimizer, data_sharding,
   if s.batch_size % n:
     raise ValueError(f'batch_size {s.batch_size} is not divisible by the '
                      f'{n} processes')
-  # Each process reads its share of the split and its part of every global
-  # batch; the global batch is assembled on the mesh.
+  # The images load_data kept (train_subset, less the validation split):
+  # the first len(ds.train_labels) of the split, as tfds slices it. Each
+  # process reads its share of them and its part of every global batch; the
+  # global batch is assembled on the mesh.
+  subset = (len(ds.train_labels) if s.train_subset or s.validation_examples
+            else 0)
   stream = iter(data_lib.stream(
       'train', s.batch_size // n, seed=s.seed + int(state.step),
       name=s.dataset, data_dir=s.data_dir or None,
-      manual_dir=s.manual_dir or None, subset=s.train_subset,
+      manual_dir=s.manual_dir or None, subset=subset,
       process_index=i, process_count=n))
   step_fn = jax.jit(train_step, donate_argnums=0,
                     out_shardings=(state_shardings, replicated))

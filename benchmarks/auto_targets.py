@@ -1,0 +1,86 @@
+"""The adaptive-compression configs over seeds, on shared baselines; table.
+
+  python benchmarks/auto_targets.py --seeds=0,1,2 [--rows=...]
+
+Each row is an experiments/configs/auto_*.py config run through the suite
+runner into <root>/<model>/<row>/seed<s>, its `auto.baseline_workdir`
+pointing at the seed's baseline row (the same runs benchmarks/pareto.py
+uses: experiments/configs/auto_baseline.py), so a baseline trains once per
+seed. The table gives the final model's test error (the file decoded, or
+the shrunk model; median over seeds, each listed), its bytes and ratio to
+the float32 model.msgpack (bytes budgets) or its FLOPs ratio (FLOPs
+budgets), the median seed's plan, and the wall time per run.
+"""
+
+import importlib
+import os
+import statistics
+import sys
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_REPO = os.path.dirname(_HERE)
+sys.path[:0] = [_REPO, os.path.join(_REPO, 'experiments')]
+
+from absl import app, flags  # noqa: E402
+from configs import auto_common  # noqa: E402
+
+from jaxcompress.pipelines.suite import (  # noqa: E402
+    Row,
+    median_run,
+    per_seed,
+    run_rows,
+)
+
+ROWS = {  # config module: the published row it is set beside
+    'auto_lenet300_bytes_64x': 'target >= 64x at <= 1.6%; Deep Compression '
+                               '40x at 1.58%, soft weight-sharing 64x at '
+                               '1.94%',
+    'auto_lenet300_flops_10x': 'L0 266-88-33 at 1.6% (ours, hand-set: '
+                               '1.77% at 9.99x)',
+    'auto_mlp128_bytes_32x': 'compare.py combined row: 2.41% at 12,146 '
+                             'bytes',
+    'auto_mlp128_flops_4x': '-',
+}
+
+flags.DEFINE_string('seeds', '0,1,2', 'comma-separated seeds')
+flags.DEFINE_string('rows', ','.join(ROWS), 'comma-separated configs')
+flags.DEFINE_bool('table_only', False, 'do not run, only tabulate')
+flags.DEFINE_string('root', os.path.join(_REPO, 'workdirs', 'pareto'),
+                    'where the runs go (the Pareto baselines are shared)')
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  del argv
+  seeds = [int(s) for s in FLAGS.seeds.split(',')]
+  print('| config | budget | compared with | seeds | test error (median; '
+        'per seed) | bytes | x smaller (file) | x fewer FLOPs | plan '
+        '(median seed) | wall s / run |')
+  print('|---|---|---|---|---|---|---|---|---|---|')
+  for name in FLAGS.rows.split(','):
+    config = importlib.import_module(f'configs.{name}').get_config()
+    model = config.model
+    tables = os.path.join(FLAGS.root, model, 'tables')
+    rows = [Row('baseline', auto_common.baseline(model)),
+            Row(name, config, {'auto': {'baseline_workdir': '{row:baseline}',
+                                        'table_cache': tables}})]
+    res = run_rows(rows, seeds, os.path.join(FLAGS.root, model),
+                   run=not FLAGS.table_only)[name]
+    if not res:
+      continue
+    med = median_run(res)
+    kind = med['plan']['kind']
+    nbytes = med.get('compressed_file_bytes') or med['model_file_bytes']
+    plan = '; '.join(f"{c['layer'].split('/')[0]} {c['describe']}"
+                     for c in med['plan']['layers'])
+    wall = statistics.median(r['pipeline_wall_time_s'] for r in res)
+    flops = med.get('flops_ratio', med['flops_dense'] / max(med['flops'], 1))
+    print(f"| {name} | {med['config']['auto']['budget_ratio']:g}x {kind} | "
+          f"{ROWS.get(name, '')} | {len(res)} | "
+          f"{per_seed([r['test_error'] for r in res])} | {nbytes:,} | "
+          f"{med['float_file_bytes'] / nbytes:.1f}x | {flops:.1f}x | {plan} "
+          f"| {wall:.0f} |")
+
+
+if __name__ == '__main__':
+  app.run(main)

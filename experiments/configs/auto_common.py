@@ -1,0 +1,45 @@
+"""Shared pieces of the adaptive-compression configs (not an experiment).
+
+`baseline(model)` is the trained model every `auto_*` config compresses: the
+model's own baseline config with the last 5,000 training images held out as
+the validation split the sensitivities are measured on. `config(...)` is an
+`auto` pipeline over it: with `auto.baseline_workdir` empty the pipeline
+trains that baseline first (stage 'baseline'); benchmarks/pareto.py points
+every budget of a seed at one shared baseline run instead.
+"""
+
+import ml_collections
+from configs import lenet5, lenet_300_100, mlp_128
+
+from jaxcompress.plugins import default_section
+
+VALIDATION = 5000
+
+BASELINES = {'lenet_300_100': lenet_300_100, 'mlp_128': mlp_128,
+             'lenet5': lenet5}
+
+# Fine-tuning per model: epochs and peak learning rate (cosine schedule).
+FINETUNE = {'lenet_300_100': (20.0, 0.02), 'mlp_128': (10.0, 0.02),
+            'lenet5': (10.0, 0.01)}
+
+
+def baseline(model: str) -> ml_collections.ConfigDict:
+  """The model's baseline config with the validation split held out."""
+  c = BASELINES[model].get_config()
+  c.validation_examples = VALIDATION
+  return c
+
+
+def config(model: str, budget: str = 'bytes', ratio: float = 0.0,
+           **fields) -> ml_collections.ConfigDict:
+  """An `auto` pipeline on `model` at `ratio` x smaller (file bytes or
+  FLOPs); `fields` override the auto section."""
+  c = baseline(model)
+  c.pipeline = 'auto'
+  c.auto = default_section('auto')
+  c.auto.budget = budget
+  c.auto.budget_ratio = float(ratio)
+  c.auto.finetune_epochs, c.auto.finetune_learning_rate = FINETUNE[model]
+  for k, v in fields.items():
+    c.auto[k] = v
+  return c
