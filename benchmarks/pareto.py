@@ -39,7 +39,7 @@ sys.path[:0] = [_REPO, os.path.join(_REPO, 'experiments')]
 from absl import app, flags  # noqa: E402
 from configs import auto_common  # noqa: E402
 
-from jaxcompress import files  # noqa: E402
+from jaxcompress import files, report  # noqa: E402
 from jaxcompress.pipelines.suite import (  # noqa: E402
     Row,
     median_run,
@@ -168,8 +168,6 @@ def verdict(summaries: list[dict]) -> str:
 
 
 def plot(summaries: list[dict], path: str) -> None:
-  import io
-
   import matplotlib
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt
@@ -193,10 +191,7 @@ def plot(summaries: list[dict], path: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
   fig.tight_layout()
-  buf = io.BytesIO()
-  fig.savefig(buf, dpi=120, format='png')
-  plt.close(fig)
-  files.atomic_write(path, buf.getvalue())
+  report.save_png(fig, path)
 
 
 def main(argv):

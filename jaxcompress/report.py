@@ -7,6 +7,8 @@ import io
 import json
 import os
 
+from jaxcompress import files
+
 # (column title, results key, format)
 DEFAULT_COLUMNS = (
     ('run', 'run', '{}'),
@@ -60,3 +62,13 @@ def to_csv(rows: list[dict], columns=DEFAULT_COLUMNS) -> str:
   for r in rows:
     w.writerow(['' if _get(r, k) is None else _get(r, k) for _, k, _ in columns])
   return out.getvalue()
+
+
+def save_png(fig, path: str) -> None:
+  """Writes a matplotlib figure to `path` as a PNG, atomically, and closes
+  it."""
+  import matplotlib.pyplot as plt
+  buf = io.BytesIO()
+  fig.savefig(buf, dpi=120, format='png')
+  plt.close(fig)
+  files.atomic_write(path, buf.getvalue())

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 
-from jaxcompress import files
+from jaxcompress import report
 from jaxcompress.export import runs as export_runs
 from jaxcompress.pipelines import suite as suite_lib
 
@@ -87,8 +87,6 @@ def run_comparison(suite, workdir: str) -> list[dict]:
 
 def plot(summaries: list[dict], path: str) -> None:
   """Test error against nonzero parameters, one marker per strategy."""
-  import io
-
   import matplotlib
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt
@@ -106,7 +104,4 @@ def plot(summaries: list[dict], path: str) -> None:
   ax.grid(alpha=0.3)
   ax.legend(fontsize=8)
   fig.tight_layout()
-  buf = io.BytesIO()
-  fig.savefig(buf, dpi=120, format='png')
-  plt.close(fig)
-  files.atomic_write(path, buf.getvalue())
+  report.save_png(fig, path)
