@@ -266,3 +266,14 @@ def test_schedule_that_ends_before_it_begins_raises():
       schedules.Polynomial(begin=100, end=end)
   with pytest.raises(ValueError, match='increasing'):
     schedules.Iterative([10, 5])
+
+
+def test_as_score_wraps_plain_functions_and_refuses_other_values():
+  from jaxcompress.pruning import scores
+  s = scores.as_score(lambda params, new, key: jax.tree.map(jnp.abs, new))
+  assert isinstance(s, scores.Score)
+  got = s.compute(s.init({'w': jnp.ones(2)}), None,
+                  {'w': jnp.array([-3.0, 2.0])}, None)
+  np.testing.assert_array_equal(got['w'], [3.0, 2.0])
+  with pytest.raises(ValueError, match='must be a Score or a function'):
+    scores.as_score(3)

@@ -113,3 +113,14 @@ def test_nan_data():
   with pytest.raises(ValueError, match='NaN or infinite'):
     calibration.calibrate([jnp.array([0.0, jnp.nan])], QuantSpec(8),
                           'percentile')
+
+
+def test_moving_average_momentum_one_keeps_only_the_newest_batch():
+  spec = QuantSpec(bits=8, symmetric=False)
+  s = calibration.moving_average_update(None, jnp.array([-1.0, 1.0]), spec,
+                                        momentum=1.0)
+  s = calibration.moving_average_update(s, jnp.array([-4.0, 2.0]), spec,
+                                        momentum=1.0)
+  np.testing.assert_allclose(np.ravel([s.lo, s.hi]), [-4.0, 2.0])
+  with pytest.raises(ValueError, match=r'momentum must be in \(0, 1\]'):
+    calibration.moving_average_update(None, jnp.ones(2), spec, momentum=1.5)

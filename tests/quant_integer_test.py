@@ -143,3 +143,15 @@ def test_convert_errors():
   specs0 = A.weight_specs(v['params'], [('fc1/kernel', QuantSpec(8, axis=0))])
   with pytest.raises(ValueError, match='output axis'):
     I.convert(model, v, specs0, {'fc1': lq})
+
+
+@pytest.mark.parametrize('bits', [2, 4, 8])
+def test_pack_accepts_exactly_the_signed_code_range(bits):
+  lo, hi = -2 ** (bits - 1), 2 ** (bits - 1) - 1
+  codes = np.arange(lo, hi + 1, dtype=np.int8)
+  np.testing.assert_array_equal(
+      np.asarray(I.unpack(jnp.asarray(I.pack(codes, bits)), bits,
+                          codes.shape)), codes)
+  for bad in (lo - 1, hi + 1):
+    with pytest.raises(ValueError, match=f'outside the {bits}-bit range'):
+      I.pack(np.array([bad], np.int16), bits)

@@ -99,3 +99,13 @@ def test_params_transform_leaves_kernels_of_integer_layers_to_the_layer():
           'kernel'])
   assert not np.array_equal(out['fc2']['kernel'],
                             v['params']['fc2']['kernel'])
+
+
+def test_logits_of_evaluates_in_inference_mode_in_batches():
+  model = models.get_model('lenet_300_100', batch_norm=True)
+  x = np.asarray(jax.random.normal(jax.random.key(1), (5, 28, 28, 1)))
+  v = model.init(jax.random.key(0), x[:1])
+  want = np.asarray(model.apply(v, x, train=False))
+  np.testing.assert_allclose(report.logits_of(model.apply, v, x,
+                                              batch_size=2), want,
+                             rtol=1e-6, atol=1e-6)

@@ -2,6 +2,7 @@
 
 import os
 
+import flax.linen as nn
 import jax
 import numpy as np
 import pytest
@@ -90,3 +91,38 @@ def test_fold_refuses_batch_norm_without_a_switch():
   pv = plain.init(jax.random.key(0), x)
   folded_model, folded = fold_bn.fold_batch_norm(plain, pv, x)
   assert folded_model is plain and folded is pv
+
+
+class _Block(nn.Module):
+  batch_norm: bool
+
+  @nn.compact
+  def __call__(self, x, train):
+    x = nn.Dense(16, use_bias=not self.batch_norm, name='fc')(x)
+    if self.batch_norm:
+      x = nn.BatchNorm(use_running_average=not train, name='bn')(x)
+    return nn.relu(x)
+
+
+class _Nested(nn.Module):
+  batch_norm: bool = True
+
+  @nn.compact
+  def __call__(self, x, train=False):
+    x = _Block(self.batch_norm, name='block')(x.reshape((x.shape[0], -1)),
+                                              train)
+    return nn.Dense(10, name='head')(x)
+
+
+def test_fold_batch_norm_inside_a_submodule():
+  model = _Nested()
+  x = np.asarray(jax.random.normal(jax.random.key(1), (4, 28, 28, 1)))
+  v = jax.tree.map(np.asarray, model.init(jax.random.key(0), x[:1]))
+  v['batch_stats']['block']['bn'] = {'mean': np.full(16, 0.2, np.float32),
+                                     'var': np.full(16, 1.5, np.float32)}
+  folded_model, folded = fold_bn.fold_batch_norm(model, v, x)
+  assert sorted(folded['params']) == ['block', 'head']
+  assert sorted(folded['params']['block']) == ['fc']
+  assert sorted(folded['params']['block']['fc']) == ['bias', 'kernel']
+  np.testing.assert_allclose(folded_model.apply(folded, x), model.apply(v, x),
+                             rtol=1e-4, atol=1e-5)

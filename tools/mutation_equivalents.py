@@ -7,6 +7,23 @@ can tell them apart. `mutation_report` marks matching survivors equivalent.
 
 EQUIVALENT: list[dict[str, str]] = [
     dict(file='jaxcompress/quantization/apply.py',
+         old='default: QuantSpec | None = None) -> dict[str, QuantSpec]:',
+         new='default: QuantSpec & None = None) -> dict[str, QuantSpec]:',
+         why='a type annotation; with `from __future__ import annotations` '
+         'it is never evaluated.'),
+    dict(file='jaxcompress/quantization/report.py',
+         old='preserve_sparsity: bool = False',
+         new='preserve_sparsity: bool = True',
+         why='zero is exactly representable on every grid the library builds '
+         '(`scale_zero_point` widens ranges to include 0; zero points are '
+         'integers), so a zero weight quantizes to zero either way; the flag '
+         'only guarantees it for grids given from outside.'),
+    dict(file='jaxcompress/quantization/report.py',
+         old='x1 = np.asarray(train_images[:1])',
+         new='x1 = np.asarray(train_images[: 0])',
+         why='`x1` only lets `fold_batch_norm` trace which layer feeds which '
+         'batch norm; an empty batch traces the same layers and shapes.'),
+    dict(file='jaxcompress/quantization/apply.py',
          old='qparams: Mapping[str, tuple[Any, Any]] | None = None',
          new='qparams: Mapping[str, tuple[Any, Any]] & None = None',
          why='a type annotation; with `from __future__ import annotations` '
