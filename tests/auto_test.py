@@ -327,6 +327,16 @@ def test_bytes_budget_plans_sparsity_and_bits_and_writes_the_file(
   for layer in r['layers_plan']:
     assert layer['measured_sparsity'] >= layer['sparsity'] - 1e-3
     assert layer['distinct_nonzero_values'] <= 2**layer['bits'] - 1
+  # Export reads the file back into the fine-tuned model: the decoded
+  # weights are the file's (as many distinct values per kernel).
+  from jaxcompress.export import runs as export_runs
+  from jaxcompress.rules import named_leaves
+  run = export_runs.load(where)
+  assert run.kind == 'deep_compression'
+  kernels = dict(named_leaves(run.variables['params']))
+  for layer in r['layers_plan']:
+    w = np.asarray(kernels[layer['layer']])
+    assert len(np.unique(w[w != 0])) == layer['distinct_nonzero_values']
   # Uniform allocation at the same budget, through the pipeline: one
   # sparsity and bits everywhere.
   c.auto.allocation = 'uniform'

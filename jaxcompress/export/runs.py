@@ -19,6 +19,8 @@ What "the final model" of a workdir is, by what the workdir holds:
                            module, its variables from that file
   model.deepcompressed     'deep_compression': the decoded weight-shared
                            model
+  model.deepcompressed     'deep_compression' of an auto pipeline (bytes
+    without model.msgpack  budget): decoded into its fit/ or finetune/ model
   model.msgpack only       'float': the run's model
 
 Converter-calibrated int8 uses the first `calib_images` training images (the
@@ -121,6 +123,9 @@ def load(workdir: str) -> Run:
                fine.get('config', config))
   if os.path.exists(join('shrunk.msgpack')):
     return _shrunk_from_masked(workdir)
+  if (os.path.exists(join('model.deepcompressed'))
+      and not os.path.exists(join('model.msgpack'))):
+    return _auto_bytes(workdir, results, config)
   model, variables, results = saved_runs.load_run(workdir)
   if os.path.exists(join('model.deepcompressed')):
     from jaxcompress import deep_compression
@@ -145,6 +150,23 @@ def _shrunk_from_masked(workdir: str) -> Run:
   with open(os.path.join(workdir, 'shrunk.msgpack'), 'rb') as f:
     small_vars = flax.serialization.from_bytes(template, f.read())
   return Run(workdir, 'shrunk', small, small_vars, None, results, config)
+
+
+def _auto_bytes(workdir: str, results: dict, config: dict) -> Run:
+  """An auto pipeline's file: its last fine-tuning stage ('fit' after
+  'finetune') gives the module and the template the file decodes into."""
+  from jaxcompress import deep_compression
+  stages = [os.path.join(workdir, s) for s in ('fit', 'finetune')]
+  stage = next((s for s in stages
+                if os.path.exists(os.path.join(s, 'model.msgpack'))), None)
+  if stage is None:
+    raise ValueError(f'{workdir!r} holds model.deepcompressed but no '
+                     'finetune/ or fit/ stage to decode it with')
+  model, variables, _ = saved_runs.load_run(stage)
+  params = deep_compression.load(os.path.join(workdir, 'model.deepcompressed'),
+                                 variables['params'])
+  return Run(workdir, 'deep_compression', model,
+             dict(variables, params=params), None, results, config)
 
 
 def dataset(run: Run) -> data_lib.Dataset:
