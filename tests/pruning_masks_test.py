@@ -277,3 +277,20 @@ def test_as_score_wraps_plain_functions_and_refuses_other_values():
   np.testing.assert_array_equal(got['w'], [3.0, 2.0])
   with pytest.raises(ValueError, match='must be a Score or a function'):
     scores.as_score(3)
+
+
+@pytest.mark.parametrize('axis', [0, 2, -1])
+def test_nm_mask_of_a_conv_kernel_along_any_axis(axis):
+  # A (3, 3, 8, 4) kernel with distinct scores: along `axis` every run of 4
+  # consecutive entries keeps its 2 largest (numpy, group by group).
+  shape = (4, 3, 8, 4) if axis == 0 else (3, 3, 8, 4)
+  s = np.random.default_rng(0).permutation(np.prod(shape)).reshape(
+      shape).astype(np.float32)
+  got = np.asarray(pruning.nm_mask(jnp.asarray(s), 2, 4, axis))
+  moved = np.moveaxis(s, axis, -1)
+  groups = moved.reshape(-1, 4)
+  want = np.zeros_like(groups, bool)
+  for g, row in enumerate(groups):
+    want[g, np.argsort(row)[-2:]] = True
+  want = np.moveaxis(want.reshape(moved.shape), -1, axis)
+  np.testing.assert_array_equal(got, want)

@@ -87,6 +87,13 @@ def test_activation_stats_by_hand():
   np.testing.assert_allclose(stats['fc2']['apoz'], [0., 0.5])
   apoz_score = st.activation(Tiny(), g, x, 'apoz')(_tiny_params())
   np.testing.assert_allclose(apoz_score['fc1'], [-0., -1., -0.5])
+  # The same score by name, as configs reach it.
+  by_name = st.make_score('apoz', g, Tiny(), x)(_tiny_params())
+  np.testing.assert_allclose(by_name['fc1'], [-0., -1., -0.5])
+  mean = st.make_score('mean', g, Tiny(), x)(_tiny_params())
+  np.testing.assert_allclose(mean['fc1'], [1.5, 0., 0.75])
+  with pytest.raises(ValueError, match="Unknown structured score 'apz'"):
+    st.make_score('apz', g, Tiny(), x)
 
 
 def test_activation_stats_with_batch_statistics_by_hand():
