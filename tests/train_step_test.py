@@ -48,6 +48,20 @@ def test_evaluate_counts_a_padded_last_batch_by_hand():
   assert out['loss'] == pytest.approx(loss, rel=1e-6)
 
 
+def _inputs_in_eval_mode_only(variables, x, train=False):
+  """Logits that are the inputs in inference mode and garbage in train
+  mode (as batch norm or dropout would differ)."""
+  return x + variables['bias'] if not train else -x
+
+
+def test_evaluate_runs_the_model_in_inference_mode():
+  logits = np.array([[2., 0.], [0., 3.], [1., 0.]], np.float32)
+  labels = np.array([0, 1, 1], np.int32)   # wrong at example 2 only
+  evaluate = step.make_evaluate(None, 3, _sharding(), logits, labels)
+  out = evaluate({'bias': np.zeros(2, np.float32)}, _inputs_in_eval_mode_only)
+  assert out['errors'] == 1
+
+
 class _Linear(nn.Module):
 
   @nn.compact
