@@ -279,11 +279,11 @@ def test_as_score_wraps_plain_functions_and_refuses_other_values():
     scores.as_score(3)
 
 
-@pytest.mark.parametrize('axis', [0, 2, -1])
+@pytest.mark.parametrize('axis', [0, -4, 2, -1])
 def test_nm_mask_of_a_conv_kernel_along_any_axis(axis):
   # A (3, 3, 8, 4) kernel with distinct scores: along `axis` every run of 4
   # consecutive entries keeps its 2 largest (numpy, group by group).
-  shape = (4, 3, 8, 4) if axis == 0 else (3, 3, 8, 4)
+  shape = (4, 3, 8, 4) if axis in (0, -4) else (3, 3, 8, 4)
   s = np.random.default_rng(0).permutation(np.prod(shape)).reshape(
       shape).astype(np.float32)
   got = np.asarray(pruning.nm_mask(jnp.asarray(s), 2, 4, axis))
@@ -294,3 +294,12 @@ def test_nm_mask_of_a_conv_kernel_along_any_axis(axis):
     want[g, np.argsort(row)[-2:]] = True
   want = np.moveaxis(want.reshape(moved.shape), -1, axis)
   np.testing.assert_array_equal(got, want)
+
+
+def test_schedules_are_frozen_hashable_values():
+  # Schedules are static arguments of jitted functions: hashable, immutable.
+  import dataclasses
+  for sched in (schedules.EveryStep(), schedules.OneShot(3)):
+    assert hash(sched) == hash(type(sched)(*dataclasses.astuple(sched)))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+      sched.x = 1

