@@ -5,8 +5,9 @@ parameters), plus distilled and combined rows.
   python experiments/compare.py --workdir=workdirs/compare           # full
   python experiments/compare.py --quick --workdir=workdirs/quick     # preset
 
-Full: 20 epochs per run, median of 3 seeds, 6 min 40 s on the 2-core CPU.
---quick: 3 epochs, 1 seed, 1 min 16 s. Output: comparison.md / .csv / .png
+Full: 20 epochs per run, median of 3 seeds, about 30 min of runs on the
+loaded 2-core CPU (the wall s column is per run).
+--quick: 3 epochs, 1 seed, 1 min 55 s. Output: comparison.md / .csv / .png
 in the workdir; both tables are in README.md.
 
 Rows (strategy: what it is):
