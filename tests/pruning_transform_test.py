@@ -347,3 +347,13 @@ def test_lottery_masks_hand_computed():
   out = pruning.lottery_masks(params, masks, {'fc1/kernel': 0.5})
   np.testing.assert_array_equal(out['fc1']['kernel'], [[1, 1], [0, 0]])
   np.testing.assert_array_equal(out['fc1']['bias'], [1, 1])
+
+
+def test_find_state_returns_the_first_prune_state():
+  from jaxcompress.pruning.transform import find_state
+  tx = pruning.prune({'w': pruning.LayerSpec(0.5, 1)})
+  first = tx.init({'w': jnp.ones(2)})
+  second = tx.init({'w': jnp.zeros(2)})
+  assert find_state({'a': (first, second)}) is first
+  assert find_state((optax.EmptyState(), second)) is second
+  assert find_state({'no': jnp.ones(1)}) is None
