@@ -17,6 +17,7 @@ if [[ $part == all || $part == mlp ]]; then
   $PY benchmarks/pruning_experiments.py --seeds=0,1,2 --group=movement
   main lenet_300_100
   $PY benchmarks/memory.py
+  main structured_lenet_300_100
 fi
 if [[ $part == all || $part == conv ]]; then
   main lenet5
@@ -26,6 +27,13 @@ if [[ $part == all || $part == conv ]]; then
   done
   $PY benchmarks/quant_table.py --rows=quant_lenet5_lsq --seeds=0,1,2 \
     --root=workdirs
+  main structured_lenet5
+  $PY experiments/main.py --config=experiments/configs/vit_mnist.py \
+    --workdir=workdirs/vit
+  $PY experiments/export.py --workdir=workdirs/lenet5 --format=litert \
+    --quantize=int8
+  $PY benchmarks/edge_latency.py --rounds 50 --block 10 \
+    --pruned=workdirs/pruning/lenet300_gradual_95/seed0
 fi
 if [[ $part == docs ]]; then
   main lenet_300_100
