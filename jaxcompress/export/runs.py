@@ -18,9 +18,8 @@ What "the final model" of a workdir is, by what the workdir holds:
   shrunk.msgpack           'shrunk' (one-stage structured run): the small
                            module, its variables from that file
   model.deepcompressed     'deep_compression': the decoded weight-shared
-                           model
-  model.deepcompressed     'deep_compression' of an auto pipeline (bytes
-    without model.msgpack  budget): decoded into its fit/ or finetune/ model
+                           model (into the workdir's model.msgpack, or an
+                           auto pipeline's fit/ or finetune/ model)
   model.msgpack only       'float': the run's model
 
 Converter-calibrated int8 uses the first `calib_images` training images (the
@@ -123,16 +122,9 @@ def load(workdir: str) -> Run:
                fine.get('config', config))
   if os.path.exists(join('shrunk.msgpack')):
     return _shrunk_from_masked(workdir)
-  if (os.path.exists(join('model.deepcompressed'))
-      and not os.path.exists(join('model.msgpack'))):
-    return _auto_bytes(workdir, results, config)
-  model, variables, results = saved_runs.load_run(workdir)
   if os.path.exists(join('model.deepcompressed')):
-    from jaxcompress import deep_compression
-    params = deep_compression.load(join('model.deepcompressed'),
-                                   variables['params'])
-    return Run(workdir, 'deep_compression', model,
-               dict(variables, params=params), None, results, config)
+    return _deep_compressed(workdir, results, config)
+  model, variables, results = saved_runs.load_run(workdir)
   return Run(workdir, 'float', model, variables, None, results, config)
 
 
@@ -152,17 +144,19 @@ def _shrunk_from_masked(workdir: str) -> Run:
   return Run(workdir, 'shrunk', small, small_vars, None, results, config)
 
 
-def _auto_bytes(workdir: str, results: dict, config: dict) -> Run:
-  """An auto pipeline's file: its last fine-tuning stage ('fit' after
-  'finetune') gives the module and the template the file decodes into."""
+def _deep_compressed(workdir: str, results: dict, config: dict) -> Run:
+  """model.deepcompressed decoded into the module of the run that wrote it:
+  the workdir's own model.msgpack (a Deep Compression run) or, for an auto
+  pipeline, its last fine-tuning stage's ('fit' after 'finetune')."""
   from jaxcompress import deep_compression
-  stages = [os.path.join(workdir, s) for s in ('fit', 'finetune')]
-  stage = next((s for s in stages
-                if os.path.exists(os.path.join(s, 'model.msgpack'))), None)
-  if stage is None:
+  dirs = [workdir] + [os.path.join(workdir, s) for s in ('fit', 'finetune')]
+  template = next((d for d in dirs
+                   if os.path.exists(os.path.join(d, 'model.msgpack'))), None)
+  if template is None:
     raise ValueError(f'{workdir!r} holds model.deepcompressed but no '
-                     'finetune/ or fit/ stage to decode it with')
-  model, variables, _ = saved_runs.load_run(stage)
+                     'model.msgpack (nor a fit/ or finetune/ stage) to decode '
+                     'it with')
+  model, variables, _ = saved_runs.load_run(template)
   params = deep_compression.load(os.path.join(workdir, 'model.deepcompressed'),
                                  variables['params'])
   return Run(workdir, 'deep_compression', model,
