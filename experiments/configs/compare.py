@@ -7,7 +7,7 @@ parameters), plus distilled and combined rows.
 
 Full: 20 epochs per run, median of 3 seeds, about 30 min of runs on the
 loaded 2-core CPU (the wall s column is per run).
---quick: 3 epochs, 1 seed, 1 min 55 s. Output: comparison.md / .csv / .png
+--quick: 3 epochs, 1 seed, 2 min 21 s. Output: comparison.md / .csv / .png
 in the workdir; both tables are in README.md.
 
 Rows (strategy: what it is):
