@@ -581,13 +581,15 @@ def stream(split: str, batch_size: int, *, seed: int = 0,
     name, data_dir, manual_dir: as `builder`.
     repeat: loop over the split forever.
     training: shuffle and augment (default: `split` is the training split).
-    drop_remainder: drop a last, smaller batch.
+    drop_remainder: drop a last, smaller batch (and, reading a process's
+      share, the examples left over after equal shares; without it the
+      first processes read one example more).
     shuffle_buffer: examples in tf.data's shuffle buffer.
     subset: >0: only the first `subset` examples of the split (the examples
       `load` gives, sliced `[:subset]`).
     process_index, process_count: read only this process's share of the
-      split (`tfds.split_for_jax_process`: equal, disjoint slices, the
-      remainder dropped); `batch_size` is then this process's part of the
+      split (`tfds.split_for_jax_process`: disjoint slices, equal with
+      `drop_remainder`); `batch_size` is then this process's part of the
       global batch.
 
   Yields:
@@ -606,7 +608,7 @@ def stream(split: str, batch_size: int, *, seed: int = 0,
   if process_count > 1:
     split = tfds.split_for_jax_process(
         split, process_index=process_index, process_count=process_count,
-        drop_remainder=True)
+        drop_remainder=drop_remainder)
   ds = b.as_dataset(split=split, shuffle_files=training,
                     read_config=tfds.ReadConfig(shuffle_seed=seed))
   if training:   # before repeat: every epoch reshuffled, each example once

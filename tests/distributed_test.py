@@ -114,6 +114,39 @@ def test_two_processes_stream_their_shares_into_global_batches(tmp_path):
   assert r['history'][-1]['loss'] < r['history'][0]['loss']
   assert r['test_error'] < 0.5
   assert 'in_memory=False: batches stream through tf.data' in out.stderr
+  # The test split streamed too, each process its share (500 and 499
+  # images): every image counted once, as the decoded split in this process
+  # counts the saved model's errors.
+  from jaxcompress import saved_runs
+  from jaxcompress.quantization.report import logits_of
+  from jaxcompress.train import feed
+  model, variables, _ = saved_runs.load_run(str(tmp_path / 'two'))
+  sys.path.insert(0, os.path.dirname(CONFIGS))
+  import mp_configs
+  ds = feed.load_data(mp_configs.get_config('stream'))
+  assert len(ds.test_labels) == 999
+  wrong = logits_of(model.apply, variables, ds.test_images).argmax(-1) != \
+      ds.test_labels
+  assert r['test_errors'] == int(wrong.sum())
+
+
+def test_snip_masks_from_the_stream_sample_match_one_process(tmp_path):
+  # On the stream path each process reads its share of the first
+  # sample_examples images and the shares are all-gathered: SNIP's scores,
+  # and so its masks (fixed at step 0), equal one process's. (The weights
+  # differ: each process shuffles its own share of the training split.)
+  _one_process('stream_snip', tmp_path / 'one')
+  out = _two_processes('stream_snip', tmp_path / 'two')
+  assert out.returncode == 0, out.stderr[-3000:]
+  pa, pb = _params(tmp_path / 'one'), _params(tmp_path / 'two')
+  kernels = [n for n in pa if n.endswith('kernel')]
+  assert kernels
+  for name in kernels:
+    np.testing.assert_array_equal(pa[name] == 0, pb[name] == 0,
+                                  err_msg=f'{name}: masks differ')
+  zero = sum((pa[n] == 0).sum() for n in kernels)
+  assert zero / sum(pa[n].size for n in kernels) == pytest.approx(0.9,
+                                                                  abs=1e-3)
 
 
 def test_a_lost_process_stops_the_other_and_the_rerun_resumes(tmp_path):

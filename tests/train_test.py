@@ -238,3 +238,46 @@ def test_each_process_streams_a_disjoint_share_of_the_split():
   assert [len(h) for h in halves] == [500, 500]
   assert not set(halves[0]) & set(halves[1])
   assert set(halves[0]) | set(halves[1]) == set(rows(whole))
+
+
+def test_streamed_test_set_counts_every_image_once_as_in_memory():
+  # 999 test images in batches of 400: the last batch is padded. Errors,
+  # loss and logits (in the split's order, one process) equal the decoded
+  # arrays' evaluation.
+  from jaxcompress.plugins import registry
+  from jaxcompress.train import feed, step
+  s = registry.parse_config(tiny_config(test_subset=999,
+                                        eval_batch_size=400)).settings
+  memory = feed.load_inputs(s)
+  streamed = feed.load_inputs(dataclasses.replace(s, in_memory=False))
+  model = models.get_model('lenet_300_100')
+  v = model.init(jax.random.key(1), memory.test_images[:1])
+  sharding = jax.sharding.NamedSharding(step.data_mesh(),
+                                        jax.sharding.PartitionSpec('data'))
+  ev_m, logits_m = feed.evaluation(s, memory, model, sharding)
+  ev_s, logits_s = feed.evaluation(
+      dataclasses.replace(s, in_memory=False), streamed, model, sharding)
+  a, b = ev_m(v), ev_s(v)
+  assert a['errors'] == b['errors'] and 0 < a['errors'] < 999
+  assert b['error'] == b['errors'] / 999
+  assert b['loss'] == pytest.approx(a['loss'], rel=1e-6)
+  (la, ya), (lb, yb) = logits_m(model.apply, v), logits_s(model.apply, v)
+  assert lb.shape == (999, 10)
+  np.testing.assert_array_equal(ya, yb)
+  np.testing.assert_allclose(la, lb, atol=1e-5)
+
+
+def test_the_stream_path_decodes_only_a_sample_of_each_split():
+  from jaxcompress.plugins import registry
+  from jaxcompress.train import feed
+  s = registry.parse_config(tiny_config(
+      train_subset=0, test_subset=0, validation_examples=100,
+      sample_examples=300, in_memory=False)).settings
+  x = feed.load_inputs(s)
+  assert (x.num_train, x.num_test) == (59_900, 10_000)
+  assert x.train_images.shape == (300, 28, 28, 1)
+  assert x.test_images.shape == (300, 28, 28, 1)
+  full = feed.load_data(dataclasses.replace(s, in_memory=True))
+  np.testing.assert_allclose(x.train_images, full.train_images[:300],
+                             atol=1e-6)
+  np.testing.assert_array_equal(x.test_labels, full.test_labels[:300])

@@ -27,6 +27,10 @@ def get_config() -> ml_collections.ConfigDict:
   # validation split; the run trains on the rest (jaxcompress.auto measures
   # on it, never on the test set).
   c.validation_examples = 0
+  # On the stream path (in_memory=False) only the first N images of each
+  # split are decoded: initialisation, calibration, activation statistics
+  # and saliency scores draw from them; evaluation streams the test split.
+  c.sample_examples = 2048
   c.jitter_pixels = 0    # random translation by up to N pixels (augmentation)
 
   # Model (jaxcompress.models.MODELS) and its module attributes.

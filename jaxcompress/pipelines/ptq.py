@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import os
 
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
 from jaxcompress import quantization as Q
 from jaxcompress import saved_runs
 from jaxcompress.pipelines import stage as stage_lib
 from jaxcompress.plugins import quantization as qplugin
 from jaxcompress.plugins import registry
 from jaxcompress.train import feed
+from jaxcompress.train import step as step_lib
 
 
 def run(parsed: registry.ParsedConfig, workdir: str | None):
@@ -49,11 +53,13 @@ def run(parsed: registry.ParsedConfig, workdir: str | None):
       f = pipe.stage('float', float_cfg)
       model, variables, float_results, state = (f.model, f.variables,
                                                 f.results, f.state)
-    ds = feed.load_data(s)
+    s_in, ds = feed.inputs_on_path(s)
+    sharding = NamedSharding(step_lib.data_mesh(), P('data'))
+    _, test_logits = feed.evaluation(s_in, ds, model, sharding)
     results = {'model': s.model,
                'input_shape': list(float_results['input_shape']),
                'float_test_error': float_results['test_error'],
-               'test_images': len(ds.test_labels),
+               'test_images': ds.num_test,
                'float_train_wall_time_s': float_results.get(
                    'train_wall_time_s'),
                'ptq': {}, 'qat': {}}
@@ -62,10 +68,10 @@ def run(parsed: registry.ParsedConfig, workdir: str | None):
       results['ptq'][name] = Q.quantized_report(
           model, variables, lambda p, sec=sec: qplugin.resolve(sec, p),
           ds.train_images, ds.test_images, ds.test_labels, sub, s.model,
-          s.model_kwargs)
+          s.model_kwargs, test_logits=test_logits)
       results['ptq'][name]['settings'] = dict(dict(spec.variants)[name])
 
-    spe = len(ds.train_labels) // s.batch_size
+    spe = ds.num_train // s.batch_size
     for name, sec, sched in qats:
       epochs = float(sched.get('epochs', 2.0))
       qcfg = parsed.replace(

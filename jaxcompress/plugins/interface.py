@@ -83,13 +83,20 @@ class Context:
     model: the flax module being trained.
     variables: freshly initialised variables ({'params': ..., maybe
       'batch_stats': ...}).
-    train_images, train_labels: the (normalized) training set as numpy arrays,
-      for calibration, activation statistics or SNIP scores.
-    test_images, test_labels: the test set, for `report`.
+    train_images, train_labels: the (normalized) training set as numpy
+      arrays, for calibration, activation statistics or SNIP scores; on the
+      stream path (`settings.in_memory=False`) only its first
+      `settings.sample_examples` images.
+    test_images, test_labels: the test set (stream path: its first
+      `sample_examples`), for shapes and spot checks in `report`; measures
+      over the whole test set go through `evaluate` and `test_logits`.
     loss: `(params, images, labels) -> scalar`, the task loss of the model
       in train mode with fixed batch statistics; for saliency scores.
     evaluate: `(variables, apply_fn=None) -> {'error': ..., 'loss': ...}`
-      on the test set; for `report` functions.
+      on the whole test set; for `report` functions.
+    test_logits: `(apply_fn, variables) -> (logits, labels)` of every test
+      image (numpy, the same order on every call), for reports that compare
+      models image by image.
     workdir: the run's directory, for files a report writes.
     num_train_steps, steps_per_epoch: the run's length.
     inputs: arrays a multi-stage pipeline hands to this stage in memory,
@@ -105,6 +112,7 @@ class Context:
   test_labels: np.ndarray
   loss: Callable[..., jax.Array]
   evaluate: Callable[..., dict]
+  test_logits: Callable[..., tuple]
   workdir: str | None
   num_train_steps: int
   steps_per_epoch: int

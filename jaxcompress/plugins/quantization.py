@@ -194,7 +194,7 @@ def build(sec: QuantizationSection, ctx: interface.Context
         ctx.model, state.variables(),
         lambda p: Q.with_weight_qparams(resolve(sec, p), quantizer, aux, p),
         ctx.train_images, ctx.test_images, ctx.test_labels, ctx.workdir,
-        s.model, s.model_kwargs, prefix='qat_')
+        s.model, s.model_kwargs, prefix='qat_', test_logits=ctx.test_logits)
 
   return interface.Plugin(name='quantization', params_fn=params_fn,
                           aux_init=aux_init, wrap_apply=wrap, report=report)

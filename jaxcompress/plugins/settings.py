@@ -32,6 +32,7 @@ class RunSettings:
   train_subset: int = 0
   test_subset: int = 0
   validation_examples: int = 0
+  sample_examples: int = 2048
   jitter_pixels: int = 0
   # Model.
   model: str = 'lenet_300_100'
@@ -66,7 +67,7 @@ class RunSettings:
     S.check_choice(self.optimizer, OPTIMIZERS, 'optimizer')
     S.check_choice(self.schedule, SCHEDULES, 'schedule')
     S.check_choice(self.on_nonfinite_loss, ON_NONFINITE, 'on_nonfinite_loss')
-    for name in ('batch_size', 'eval_batch_size'):
+    for name in ('batch_size', 'eval_batch_size', 'sample_examples'):
       if getattr(self, name) < 1:
         raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
     for name in ('train_subset', 'test_subset', 'validation_examples',

@@ -83,7 +83,8 @@ def quantized_report(model, variables: Any, recipe: Callable[[Any], QuantSetting
                      train_images: np.ndarray, test_images: np.ndarray,
                      test_labels: np.ndarray, workdir: str | None,
                      model_name: str = '', model_kwargs: dict | None = None,
-                     prefix: str = '') -> dict:
+                     prefix: str = '', test_logits: Callable | None = None
+                     ) -> dict:
   """Quantizes trained float `variables` as `recipe` says and measures it.
 
   Args:
@@ -98,6 +99,10 @@ def quantized_report(model, variables: Any, recipe: Callable[[Any], QuantSetting
     model_name, model_kwargs: the zoo model, named in the file's header so
       the file loads back on its own (no reload check without a name).
     prefix: prefix for the result keys.
+    test_logits: ``(apply_fn, variables) -> (logits, labels)`` over the
+      whole test set, in the same order on every call, for a test set not
+      held in memory (then `test_images` and `test_labels` are unused);
+      default: `logits_of` over `test_images`.
 
   Returns:
     A dict of `prefix`-ed results (errors, bit-exactness, file bytes).
@@ -113,8 +118,17 @@ def quantized_report(model, variables: Any, recipe: Callable[[Any], QuantSetting
                                   settings.weight_qparams)
     return model_f.apply({**v, 'params': p}, x, train=train)
 
-  error = lambda logits: float(np.mean(logits.argmax(-1) != test_labels))
-  wq_logits = logits_of(weight_only, vars_f, test_images)
+  if test_logits is None:
+    test_logits = lambda f, v: (logits_of(f, v, test_images), test_labels)
+  labels = []
+
+  def logits_on_test(apply_fn, v):
+    logits, y = test_logits(apply_fn, v)
+    labels[:] = [y]
+    return logits
+
+  error = lambda logits: float(np.mean(logits.argmax(-1) != labels[0]))
+  wq_logits = logits_on_test(weight_only, vars_f)
   r = {'weight_only_error': error(wq_logits)}
   layers = {}
   if settings.layers:
@@ -131,7 +145,7 @@ def quantized_report(model, variables: Any, recipe: Callable[[Any], QuantSetting
     def fake(v, x, train=False):
       return inner({**v, 'params': params_fn(v['params'])}, x, train=train)
 
-    ref_logits = logits_of(fake, vars_f, test_images)
+    ref_logits = logits_on_test(fake, vars_f)
     r['fake_quant_error'] = error(ref_logits)
     r['calib_images'] = int(min(n, len(train_images)))
   else:
@@ -143,7 +157,7 @@ def quantized_report(model, variables: Any, recipe: Callable[[Any], QuantSetting
     del train
     return im.apply_arrays(arrays, x)
 
-  int_logits = logits_of(run_integer, im.arrays(), test_images)
+  int_logits = logits_on_test(run_integer, im.arrays())
   r['integer_error'] = error(int_logits)
   r['integer_layers'] = sorted(layers)
   r['integer_max_abs_logit_diff'] = float(np.max(np.abs(ref_logits -
@@ -175,7 +189,7 @@ def quantized_report(model, variables: Any, recipe: Callable[[Any], QuantSetting
         del train
         return loaded.apply_arrays(arrays, x)
 
-      loaded_logits = logits_of(run_loaded, loaded.arrays(), test_images)
+      loaded_logits = logits_on_test(run_loaded, loaded.arrays())
       r['loaded_error'] = error(loaded_logits)
       r['loaded_logits_identical'] = bool(np.array_equal(loaded_logits,
                                                          int_logits))

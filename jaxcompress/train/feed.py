@@ -5,20 +5,37 @@ process and cached), cut to `train_subset` / `test_subset`, less the
 validation split (`validation_examples`, the last training images) that
 `load_validation` gives. `train_path` says whether the training split goes
 on the device (scanned epochs) or streams through tf.data, and why.
+
+`load_inputs(settings)` gives what the train loop and its plugins read: on
+the scanned path the decoded dataset; on the stream path only the first
+`sample_examples` images of each split (for initialisation, calibration,
+activation statistics and saliency scores; each process reads its share and
+the shares are all-gathered, so every process computes the same statistics)
+while training batches and every whole-test-set measure stream through
+tf.data, each process its share, so a dataset larger than memory is never
+decoded whole. `evaluation` gives the matching
+`(evaluate, test_logits)`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
+from collections.abc import Callable
 from typing import Any
 
 import jax
 import numpy as np
+from absl import logging
+from jax.experimental import multihost_utils
 
 from jaxcompress import data as data_lib
 from jaxcompress.plugins import registry
 from jaxcompress.plugins.settings import RunSettings
+from jaxcompress.quantization.report import logits_of
+from jaxcompress.train import eval_stream
+from jaxcompress.train import step as step_lib
 
 
 @functools.lru_cache(maxsize=4)
@@ -100,3 +117,109 @@ def train_path(s: RunSettings, budget_bytes: int | None = None
   path, why = data_lib.feed_path(
       inf, memory_budget() if budget_bytes is None else budget_bytes)
   return path == 'scan', why
+
+
+@dataclasses.dataclass(frozen=True)
+class RunInputs:
+  """What a run's loop and plugins read of its dataset.
+
+  Attributes:
+    train_images, train_labels: the training split (less the validation
+      split) on the scanned path; on the stream path its first
+      `sample_examples`, in the split's order, unaugmented.
+    test_images, test_labels: the test split on the scanned path; on the
+      stream path its first `sample_examples` (shapes, spot checks,
+      latency). Whole-test-set measures go through `evaluation`.
+    num_train, num_test: examples in the splits the run uses.
+    in_memory: the scanned path (the whole dataset decoded in memory).
+  """
+  train_images: np.ndarray
+  train_labels: np.ndarray
+  test_images: np.ndarray
+  test_labels: np.ndarray
+  num_train: int
+  num_test: int
+  in_memory: bool
+
+
+def _first(s: RunSettings, split: str, n: int):
+  """The first `n` examples of a split, in order, on every process: each
+  process reads its share (`tfds.split_for_jax_process`, contiguous, the
+  first ones one longer) and the shares are all-gathered."""
+  p = jax.process_count()
+  share = -(-n // p)
+  batch = next(iter(data_lib.stream(
+      split, share, name=s.dataset, data_dir=s.data_dir or None,
+      manual_dir=s.manual_dir or None, repeat=False, training=False,
+      drop_remainder=False, subset=n, process_index=jax.process_index(),
+      process_count=p)))
+  x, y = batch['image'], batch['label']
+  if p == 1:
+    return x, y
+  have = len(y)
+  pad = lambda a: np.concatenate([a, np.zeros((share - have,) + a.shape[1:],
+                                              a.dtype)])
+  xs, ys, counts = multihost_utils.process_allgather(
+      (pad(x), pad(y), np.array([have])))
+  return (np.concatenate([a[:c] for a, c in zip(xs, counts[:, 0])]),
+          np.concatenate([a[:c] for a, c in zip(ys, counts[:, 0])]))
+
+
+def load_inputs(s: RunSettings) -> RunInputs:
+  """The run's inputs on its path (`s.in_memory`, as `train_path` chose).
+
+  Raises:
+    ValueError: as `load_data` (subsets larger than the splits, a
+      validation split that leaves nothing to train on).
+  """
+  if s.in_memory:
+    ds = load_data(s)
+    return RunInputs(ds.train_images, ds.train_labels, ds.test_images,
+                     ds.test_labels, len(ds.train_labels),
+                     len(ds.test_labels), True)
+  inf = data_lib.info(s.dataset, s.data_dir or None, s.manual_dir or None)
+  n_train = s.train_subset or inf.num_train
+  n_test = s.test_subset or inf.num_test
+  for what, n, have in (('train_subset', s.train_subset, inf.num_train),
+                        ('test_subset', s.test_subset, inf.num_test)):
+    if n > have:
+      raise ValueError(f'{what} {n} is larger than the {have} examples of '
+                       f'{s.dataset}')
+  if s.validation_examples >= n_train:
+    raise ValueError(f'validation_examples {s.validation_examples} leaves no '
+                     f'training examples (the training set has {n_train})')
+  n_train -= s.validation_examples
+  k = s.sample_examples
+  return RunInputs(*_first(s, 'train', min(k, n_train)),
+                   *_first(s, 'test', min(k, n_test)), n_train, n_test, False)
+
+
+def inputs_on_path(s: RunSettings) -> tuple[RunSettings, RunInputs]:
+  """The run's settings with `in_memory` as `train_path` chooses (logged),
+  and its inputs on that path."""
+  in_memory, why = train_path(s)
+  logging.info('input path: %s', why)
+  s = dataclasses.replace(s, in_memory=in_memory)
+  return s, load_inputs(s)
+
+
+def evaluation(s: RunSettings, inputs: RunInputs, model, data_sharding
+               ) -> tuple[Callable[..., dict], Callable]:
+  """`(evaluate, test_logits)` over the whole test split of the run.
+
+  `evaluate(variables, apply_fn=None) -> {'error', 'loss', 'errors'}`;
+  `test_logits(apply_fn, variables) -> (logits, labels)` of every test
+  image. In memory: over the decoded arrays; on the stream path: read
+  through tf.data for each call, each process its share
+  (`eval_stream.StreamedTestSet`).
+  """
+  if inputs.in_memory:
+    x, y = inputs.test_images, inputs.test_labels
+    return (step_lib.make_evaluate(model, s.eval_batch_size, data_sharding,
+                                   x, y),
+            lambda apply_fn, variables: (logits_of(apply_fn, variables, x),
+                                         y))
+  test = eval_stream.StreamedTestSet(s, inputs.num_test,
+                                     inputs.test_images.shape[1:],
+                                     data_sharding, model)
+  return test.evaluate, test.logits

@@ -21,7 +21,6 @@ workdir is reported and kept, not retrained.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from typing import Any
@@ -141,11 +140,8 @@ def _run(parsed, store, init, inputs, t_start):
                  store.workdir)
     print(f'{store.workdir}: finished earlier with this config; results '
           'kept (delete the workdir to run it again)', flush=True)
-  in_memory, why = feed.train_path(s)
-  logging.info('input path: %s', why)
-  s = dataclasses.replace(s, in_memory=in_memory)
-  ds = feed.load_data(s)
-  num_steps, spe, per_call = resolve_steps(s, len(ds.train_labels))
+  s, ds = feed.inputs_on_path(s)
+  num_steps, spe, per_call = resolve_steps(s, ds.num_train)
   registry.check_against_run(parsed, num_steps, spe)
   mesh = step_lib.data_mesh()
   replicated = NamedSharding(mesh, P())
@@ -162,8 +158,7 @@ def _run(parsed, store, init, inputs, t_start):
   elif s.init_from:
     variables = saved_runs.load_init(s.init_from, variables)
 
-  evaluate = step_lib.make_evaluate(model, s.eval_batch_size, data_sharding,
-                                    ds.test_images, ds.test_labels)
+  evaluate, test_logits = feed.evaluation(s, ds, model, data_sharding)
 
   def loss(params, images, labels):
     v = dict(variables, params=params)
@@ -174,7 +169,7 @@ def _run(parsed, store, init, inputs, t_start):
       settings=s, model=model, variables=variables,
       train_images=ds.train_images, train_labels=ds.train_labels,
       test_images=ds.test_images, test_labels=ds.test_labels, loss=loss,
-      evaluate=evaluate,
+      evaluate=evaluate, test_logits=test_logits,
       workdir=store.workdir if store is not None and store.writes else None,
       num_train_steps=num_steps, steps_per_epoch=spe, inputs=inputs)
   plugins = registry.build(parsed, ctx)

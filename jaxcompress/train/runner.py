@@ -46,12 +46,11 @@ def make_runner(s, state, ds, plugins, model, tx, optimizer, data_sharding,
   if s.batch_size % n:
     raise ValueError(f'batch_size {s.batch_size} is not divisible by the '
                      f'{n} processes')
-  # The images load_data kept (train_subset, less the validation split):
-  # the first len(ds.train_labels) of the split, as tfds slices it. Each
-  # process reads its share of them and its part of every global batch; the
-  # global batch is assembled on the mesh.
-  subset = (len(ds.train_labels) if s.train_subset or s.validation_examples
-            else 0)
+  # The images the run trains on (train_subset, less the validation split):
+  # the first ds.num_train of the split, as tfds slices it. Each process
+  # reads its share of them and its part of every global batch; the global
+  # batch is assembled on the mesh.
+  subset = ds.num_train if s.train_subset or s.validation_examples else 0
   stream = iter(data_lib.stream(
       'train', s.batch_size // n, seed=s.seed + int(state.step),
       name=s.dataset, data_dir=s.data_dir or None,

@@ -28,6 +28,13 @@ def get_config(arg: str = 'gmp'):
   elif kind == 'stream':   # each process streams its share of the split
     c.in_memory = False
     c.num_train_steps = 40
+    c.test_subset = 999     # shares of 500 and 499: one padded image
+  elif kind == 'stream_snip':   # SNIP scores from the all-gathered sample
+    c.in_memory = False
+    c.sample_examples = 301     # shares of 151 and 150
+    c.pruning = ml_collections.ConfigDict(dict(
+        score='snip', saliency_batch_size=100, sparsity=0.9,
+        distribution='global', schedule='one_shot', step=0))
   elif kind == 'gmp':
     c.pruning = ml_collections.ConfigDict(dict(
         sparsity=0.8, schedule='polynomial', begin=0.0, end=15.0, every=5.0))
