@@ -78,6 +78,11 @@ def _pairs(arg, tmp_path):
     _one_process(arg, tmp_path / f'one{tag}', *flags)
     out = _two_processes(arg, tmp_path / f'two{tag}', *flags)
     assert out.returncode == 0, out.stderr[-3000:]
+    # Scanned epochs, yet each process decoded only its half of the 2,048
+    # training images; the batches are gathered across the processes.
+    for i in (0, 1):
+      assert (f'process {i} decoded its share of the training split: 1024 '
+              'of the 2048 examples') in out.stderr
     pair = _same_run(tmp_path / f'one{tag}', tmp_path / f'two{tag}')
     if not tag:
       results = pair

@@ -12,8 +12,8 @@ Fields (`DistillationSection`):
   hint_weight: weight of the hint term.
   hint_loss: 'similarity' or 'mse'.
 
-The teacher's logits are computed once for the whole training set and kept
-on the device beside the images (`Plugin.train_arrays`) when the student
+The teacher's logits are computed once for the training images in memory
+(the whole set, or each process's share) and kept on the device beside them (`Plugin.train_arrays`) when the student
 sees un-augmented images; with `jitter_pixels` or streamed data the frozen
 teacher runs inside the same jitted step on each batch.
 """
@@ -87,5 +87,5 @@ def build(sec: DistillationSection, ctx: interface.Context
 
   return interface.Plugin(
       'distillation', loss_fn=loss_fn, wrap_apply=wrap,
-      train_arrays={'teacher_logits': distill.teacher_logits(
-          t_model, t_vars, ctx.train_images)})
+      train_arrays=lambda images: {'teacher_logits': distill.teacher_logits(
+          t_model, t_vars, images)})

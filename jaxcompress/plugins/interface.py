@@ -58,9 +58,11 @@ class Plugin:
       batch-norm scales).
     report: `(state, ctx) -> dict` of extra results after training (e.g. the
       accuracy of the integer model, bytes of a compressed file).
-    train_arrays: extra per-example arrays (leading axis = number of training
-      examples) stored on the device beside the images and gathered into
-      every batch under their key (precomputed teacher logits).
+    train_arrays: `images -> {key: per-example array}` for the scanned
+      epochs: called on the training images the process holds (the whole
+      set, or its share in a multi-process run), and the arrays are stored
+      on the device beside them and gathered into every batch under their
+      key (precomputed teacher logits).
   """
   name: str
   tx: optax.GradientTransformation | None = None
@@ -70,7 +72,7 @@ class Plugin:
   loss_fn: Callable[[jax.Array, Batch], jax.Array] | None = None
   penalty: Callable[[Params], jax.Array] | None = None
   report: Callable[[Any, 'Context'], dict] | None = None
-  train_arrays: Mapping[str, np.ndarray] | None = None
+  train_arrays: Callable[[np.ndarray], Mapping[str, np.ndarray]] | None = None
 
 
 @dataclasses.dataclass
@@ -85,9 +87,9 @@ class Context:
       'batch_stats': ...}).
     train_images, train_labels: the (normalized) training set as numpy
       arrays, for calibration, activation statistics or SNIP scores; on the
-      stream path (`settings.in_memory=False`) only its first
-      `settings.sample_examples` images.
-    test_images, test_labels: the test set (stream path: its first
+      stream path (`settings.in_memory=False`) and in a multi-process run
+      only its first `settings.sample_examples` images.
+    test_images, test_labels: the test set (or, as above, its first
       `sample_examples`), for shapes and spot checks in `report`; measures
       over the whole test set go through `evaluate` and `test_logits`.
     loss: `(params, images, labels) -> scalar`, the task loss of the model

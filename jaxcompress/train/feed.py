@@ -108,9 +108,9 @@ def train_path(s: RunSettings, budget_bytes: int | None = None
                ) -> tuple[bool, str]:
   """(in_memory, why): scanned epochs on the device only when the decoded
   dataset fits in `budget_bytes` (default `memory_budget()`), else the
-  tf.data stream; `in_memory=False` always streams (in a multi-process run
-  each process then reads only its share of the split; on the scanned path
-  every process holds the whole split)."""
+  tf.data stream; `in_memory=False` always streams. In a multi-process run
+  each process reads only its share of the training split on either path
+  (`load_inputs`)."""
   if not s.in_memory:
     return False, 'in_memory=False: batches stream through tf.data'
   inf = data_lib.info(s.dataset, s.data_dir or None, s.manual_dir or None)
@@ -120,18 +120,38 @@ def train_path(s: RunSettings, budget_bytes: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
+class TrainShare:
+  """This process's share of the training split, for scanned epochs over a
+  training set sharded across processes.
+
+  Attributes:
+    images, labels: the share (`tfds.split_for_jax_process`), zero-padded
+      to the same number of rows on every process (a multiple of the local
+      device count).
+    rows: ``(num_train,)``: the row of the global (process-major) array that
+      holds each training example, in the split's order.
+  """
+  images: np.ndarray
+  labels: np.ndarray
+  rows: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
 class RunInputs:
   """What a run's loop and plugins read of its dataset.
 
   Attributes:
     train_images, train_labels: the training split (less the validation
-      split) on the scanned path; on the stream path its first
-      `sample_examples`, in the split's order, unaugmented.
-    test_images, test_labels: the test split on the scanned path; on the
-      stream path its first `sample_examples` (shapes, spot checks,
+      split) on the scanned path of one process; otherwise (the stream path,
+      or several processes) its first `sample_examples`, in the split's
+      order, unaugmented, the same on every process.
+    test_images, test_labels: the test split on the scanned path of one
+      process; otherwise its first `sample_examples` (shapes, spot checks,
       latency). Whole-test-set measures go through `evaluation`.
     num_train, num_test: examples in the splits the run uses.
-    in_memory: the scanned path (the whole dataset decoded in memory).
+    in_memory: the scanned path (the training split decoded in memory).
+    share: on the scanned path of a multi-process run, this process's share
+      of the training split (each process decodes only its own).
   """
   train_images: np.ndarray
   train_labels: np.ndarray
@@ -140,6 +160,17 @@ class RunInputs:
   num_train: int
   num_test: int
   in_memory: bool
+  share: TrainShare | None = None
+
+
+def _read(s: RunSettings, split: str, n: int, batch: int, subset: int):
+  """This process's share of the first `n` examples of a split (all of them
+  with one process), in order, in batches of up to `batch` per read."""
+  return data_lib.stream(
+      split, batch, name=s.dataset, data_dir=s.data_dir or None,
+      manual_dir=s.manual_dir or None, repeat=False, training=False,
+      drop_remainder=False, subset=subset, process_index=jax.process_index(),
+      process_count=jax.process_count())
 
 
 def _first(s: RunSettings, split: str, n: int):
@@ -148,11 +179,7 @@ def _first(s: RunSettings, split: str, n: int):
   first ones one longer) and the shares are all-gathered."""
   p = jax.process_count()
   share = -(-n // p)
-  batch = next(iter(data_lib.stream(
-      split, share, name=s.dataset, data_dir=s.data_dir or None,
-      manual_dir=s.manual_dir or None, repeat=False, training=False,
-      drop_remainder=False, subset=n, process_index=jax.process_index(),
-      process_count=p)))
+  batch = next(iter(_read(s, split, n, share, n)))
   x, y = batch['image'], batch['label']
   if p == 1:
     return x, y
@@ -165,18 +192,24 @@ def _first(s: RunSettings, split: str, n: int):
           np.concatenate([a[:c] for a, c in zip(ys, counts[:, 0])]))
 
 
-def load_inputs(s: RunSettings) -> RunInputs:
-  """The run's inputs on its path (`s.in_memory`, as `train_path` chose).
+def _train_share(s: RunSettings, n_train: int) -> TrainShare:
+  """This process's share of the training split, decoded, and where every
+  example sits in the global array the processes' shares make."""
+  subset = n_train if s.train_subset or s.validation_examples else 0
+  parts = list(_read(s, 'train', n_train, 4096, subset))
+  x = np.concatenate([b['image'] for b in parts])
+  y = np.concatenate([b['label'] for b in parts])
+  counts = multihost_utils.process_allgather(np.array([len(y)]))[:, 0]
+  per = jax.local_device_count()
+  rows_per = -(-int(counts.max()) // per) * per
+  pad = lambda a: np.concatenate([a, np.zeros((rows_per - len(a),)
+                                              + a.shape[1:], a.dtype)])
+  rows = np.concatenate([k * rows_per + np.arange(c)
+                         for k, c in enumerate(counts)]).astype(np.int32)
+  return TrainShare(pad(x), pad(y), rows)
 
-  Raises:
-    ValueError: as `load_data` (subsets larger than the splits, a
-      validation split that leaves nothing to train on).
-  """
-  if s.in_memory:
-    ds = load_data(s)
-    return RunInputs(ds.train_images, ds.train_labels, ds.test_images,
-                     ds.test_labels, len(ds.train_labels),
-                     len(ds.test_labels), True)
+
+def _sizes(s: RunSettings) -> tuple[int, int]:
   inf = data_lib.info(s.dataset, s.data_dir or None, s.manual_dir or None)
   n_train = s.train_subset or inf.num_train
   n_test = s.test_subset or inf.num_test
@@ -188,10 +221,33 @@ def load_inputs(s: RunSettings) -> RunInputs:
   if s.validation_examples >= n_train:
     raise ValueError(f'validation_examples {s.validation_examples} leaves no '
                      f'training examples (the training set has {n_train})')
-  n_train -= s.validation_examples
+  return n_train - s.validation_examples, n_test
+
+
+def load_inputs(s: RunSettings) -> RunInputs:
+  """The run's inputs on its path (`s.in_memory`, as `train_path` chose).
+
+  One process on the scanned path: the decoded dataset (`load_data`).
+  Several processes on the scanned path: each decodes its share of the
+  training split (`TrainShare`). The stream path decodes no split. Except
+  with one process in memory, the plugins get the first `sample_examples`
+  of each split.
+
+  Raises:
+    ValueError: as `load_data` (subsets larger than the splits, a
+      validation split that leaves nothing to train on).
+  """
+  if s.in_memory and jax.process_count() == 1:
+    ds = load_data(s)
+    return RunInputs(ds.train_images, ds.train_labels, ds.test_images,
+                     ds.test_labels, len(ds.train_labels),
+                     len(ds.test_labels), True)
+  n_train, n_test = _sizes(s)
   k = s.sample_examples
+  share = _train_share(s, n_train) if s.in_memory else None
   return RunInputs(*_first(s, 'train', min(k, n_train)),
-                   *_first(s, 'test', min(k, n_test)), n_train, n_test, False)
+                   *_first(s, 'test', min(k, n_test)), n_train, n_test,
+                   s.in_memory, share)
 
 
 def inputs_on_path(s: RunSettings) -> tuple[RunSettings, RunInputs]:
@@ -209,11 +265,11 @@ def evaluation(s: RunSettings, inputs: RunInputs, model, data_sharding
 
   `evaluate(variables, apply_fn=None) -> {'error', 'loss', 'errors'}`;
   `test_logits(apply_fn, variables) -> (logits, labels)` of every test
-  image. In memory: over the decoded arrays; on the stream path: read
+  image. One process in memory: over the decoded arrays; otherwise read
   through tf.data for each call, each process its share
   (`eval_stream.StreamedTestSet`).
   """
-  if inputs.in_memory:
+  if inputs.in_memory and inputs.share is None:
     x, y = inputs.test_images, inputs.test_labels
     return (step_lib.make_evaluate(model, s.eval_batch_size, data_sharding,
                                    x, y),

@@ -141,6 +141,11 @@ def _run(parsed, store, init, inputs, t_start):
     print(f'{store.workdir}: finished earlier with this config; results '
           'kept (delete the workdir to run it again)', flush=True)
   s, ds = feed.inputs_on_path(s)
+  if ds.share is not None:
+    logging.info('process %d decoded its share of the training split: %d '
+                 'of the %d examples', jax.process_index(),
+                 int(np.sum((ds.share.rows // len(ds.share.labels))
+                            == jax.process_index())), ds.num_train)
   num_steps, spe, per_call = resolve_steps(s, ds.num_train)
   registry.check_against_run(parsed, num_steps, spe)
   mesh = step_lib.data_mesh()

@@ -3,7 +3,9 @@
 `make_runner` returns ``state -> (state, mean metrics)`` running
 `steps_per_call` train steps: with the data on the device (`in_memory`) as
 one jitted `lax.scan` over batches gathered from per-epoch permutations
-(`step.make_train_chunk`), otherwise as jitted steps fed by the tf.data
+(`step.make_train_chunk`; several processes: the training set is sharded
+over the mesh, each process holding the share it decoded, and XLA gathers
+each batch across them), otherwise as jitted steps fed by the tf.data
 stream (several processes: each reads its share, and every global batch is
 assembled from the processes' parts with
 `jax.make_array_from_process_local_data`). Long calls report progress (steps/s, the run's ETA) every
@@ -30,10 +32,22 @@ def make_runner(s, state, ds, plugins, model, tx, optimizer, data_sharding,
       model, tx, plugins, data_sharding, seed=s.seed,
       jitter_pixels=s.jitter_pixels, aux_tx=optimizer)
   if s.in_memory:
-    arrays = {'image': ds.train_images, 'label': ds.train_labels}
+    # The training images this process holds: the whole set, or its share
+    # (each process decoded its own; the gather crosses processes).
+    share = ds.share
+    images, labels = ((ds.train_images, ds.train_labels) if share is None
+                      else (share.images, share.labels))
+    arrays = {'image': images, 'label': labels}
     for p in plugins:
-      arrays.update(p.train_arrays or {})
-    arrays = jax.device_put(arrays, replicated)
+      if p.train_arrays is not None:
+        arrays.update(p.train_arrays(images))
+    if share is None:
+      arrays = jax.device_put(arrays, replicated)
+      rows = None
+    else:
+      arrays = {k: jax.make_array_from_process_local_data(data_sharding, v)
+                for k, v in arrays.items()}
+      rows = jax.device_put(share.rows, replicated)
     progress = None
     if s.log_every_steps > 0 and per_call > s.log_every_steps:
       progress = (s.log_every_steps, progress_printer(num_steps))
@@ -41,7 +55,7 @@ def make_runner(s, state, ds, plugins, model, tx, optimizer, data_sharding,
         train_step, per_call, spe, s.batch_size, s.seed, progress),
                     donate_argnums=0, out_shardings=(state_shardings,
                                                      replicated))
-    return lambda state: chunk(state, arrays)
+    return lambda state: chunk(state, arrays, rows)
   n, i = jax.process_count(), jax.process_index()
   if s.batch_size % n:
     raise ValueError(f'batch_size {s.batch_size} is not divisible by the '

@@ -175,8 +175,14 @@ def make_train_step(model, tx, plugins, data_sharding, *, seed: int,
 
 def make_train_chunk(train_step, steps_per_call, steps_per_epoch,
                      batch_size, seed, progress=None):
-  """`(state, arrays) -> (state, mean metrics)`: `steps_per_call` steps as one
-  lax.scan, each batch gathered on the device from a per-epoch permutation.
+  """`(state, arrays, rows=None) -> (state, mean metrics)`: `steps_per_call`
+  steps as one lax.scan, each batch gathered on the device from a per-epoch
+  permutation of the examples.
+
+  `rows`, if given, maps each example to its row of `arrays` (a training set
+  sharded across processes, each share padded: `feed.TrainShare`); the
+  permutation is over the examples, so the batches are those of the same
+  arrays held whole.
 
   `progress`, if given, is `(every, fn)`: the host function `fn(step, loss)`
   is called (asynchronously, through `jax.debug.callback`) after every
@@ -194,11 +200,13 @@ def make_train_chunk(train_step, steps_per_call, steps_per_epoch,
         batch_size)[None]
     return perms[(steps // steps_per_epoch - epoch0)[:, None], pos]
 
-  def train_chunk(state, arrays):
-    n = jax.tree.leaves(arrays)[0].shape[0]
+  def train_chunk(state, arrays, rows=None):
+    n = (rows if rows is not None else jax.tree.leaves(arrays)[0]).shape[0]
     idx = indices(state.step, n)
 
     def body(state, batch_idx):
+      if rows is not None:
+        batch_idx = rows[batch_idx]
       batch = jax.tree.map(lambda a: a[batch_idx], arrays)
       state, m = train_step(state, batch)
       if progress is not None:
