@@ -30,6 +30,19 @@ if [[ $part == all || $part == conv ]]; then
   main structured_lenet5
   $PY experiments/main.py --config=experiments/configs/vit_mnist.py \
     --workdir=workdirs/vit
+  for s in 0 1 2; do
+    $PY experiments/main.py --config=experiments/configs/vit_mnist.py \
+      --workdir="workdirs/vit_mnist_s$s" --config.seed="$s"
+    for p in 5 8; do
+      $PY experiments/main.py --config="experiments/configs/vit_mnist_gmp.py:0.$p" \
+        --workdir="workdirs/vit_mnist_gmp${p}_s$s" --config.seed="$s" \
+        --config.init_from="workdirs/vit_mnist_s$s"
+    done
+    $PY experiments/main.py --config=experiments/configs/vit_mnist_quant.py \
+      --workdir="workdirs/vit_mnist_quant_s$s" --config.seed="$s" \
+      --config.ptq.float_workdir="workdirs/vit_mnist_s$s"
+  done
+  $PY benchmarks/vit_mnist_table.py --seeds=0,1,2
   $PY experiments/export.py --workdir=workdirs/lenet5 --format=litert \
     --quantize=int8
   $PY benchmarks/edge_latency.py --rounds 50 --block 10 \
