@@ -228,8 +228,19 @@ def test_attention_block_exports(model):
   want = np.concatenate([np.asarray(f(x[i:i + 1])) for i in range(4)])
   np.testing.assert_allclose(export.predict(tflite, x), want, rtol=0,
                              atol=1e-5)
-  int8 = export.to_tflite(model, v, input_shape=MNIST, quantize='int8', calibration_images=x)
-  assert 'BATCH_MATMUL' in export.op_names(int8)
+  int8 = export.to_tflite(model, v, input_shape=MNIST, quantize='int8',
+                          calibration_images=x)
+  # Transformer ops keep the int8 file's kernels int8 and the rest float,
+  # as jaxcompress's integer model does.
+  m = fb.read(int8)
+  g = m.subgraphs[0]
+  kinds = {}
+  for op in g.operators:
+    kinds.setdefault(fb.op_name(m, op), set()).update(
+        fb.int_type(g.tensors[i]) for i in op.inputs if i >= 0)
+  assert kinds['FULLY_CONNECTED'] >= {'int8'}
+  assert kinds['BATCH_MATMUL'] == {None} and kinds['SOFTMAX'] == {None}
+  assert 'QUANTIZE' in kinds and 'DEQUANTIZE' in kinds
 
 
 def _perturbed(model, seed=0):
