@@ -13,9 +13,10 @@ Fields (`DistillationSection`):
   hint_loss: 'similarity' or 'mse'.
 
 The teacher's logits are computed once for the training images in memory
-(the whole set, or each process's share) and kept on the device beside them (`Plugin.train_arrays`) when the student
-sees un-augmented images; with `jitter_pixels` or streamed data the frozen
-teacher runs inside the same jitted step on each batch.
+(the whole set, or each process's share) and kept on the device beside them
+(`Plugin.train_arrays`) when the student sees un-augmented images; with
+`jitter_pixels` or streamed data the frozen teacher runs inside the same
+jitted step on each batch.
 """
 
 from __future__ import annotations

@@ -120,16 +120,14 @@ def quantized_report(model, variables: Any, recipe: Callable[[Any], QuantSetting
 
   if test_logits is None:
     test_logits = lambda f, v: (logits_of(f, v, test_images), test_labels)
-  labels = []
 
-  def logits_on_test(apply_fn, v):
+  def on_test(apply_fn, v):
+    """(logits, error) over the test set."""
     logits, y = test_logits(apply_fn, v)
-    labels[:] = [y]
-    return logits
+    return logits, float(np.mean(logits.argmax(-1) != y))
 
-  error = lambda logits: float(np.mean(logits.argmax(-1) != labels[0]))
-  wq_logits = logits_on_test(weight_only, vars_f)
-  r = {'weight_only_error': error(wq_logits)}
+  wq_logits, wq_error = on_test(weight_only, vars_f)
+  r = {'weight_only_error': wq_error}
   layers = {}
   if settings.layers:
     n = settings.calib_images
@@ -145,8 +143,7 @@ def quantized_report(model, variables: Any, recipe: Callable[[Any], QuantSetting
     def fake(v, x, train=False):
       return inner({**v, 'params': params_fn(v['params'])}, x, train=train)
 
-    ref_logits = logits_on_test(fake, vars_f)
-    r['fake_quant_error'] = error(ref_logits)
+    ref_logits, r['fake_quant_error'] = on_test(fake, vars_f)
     r['calib_images'] = int(min(n, len(train_images)))
   else:
     ref_logits = wq_logits
@@ -157,8 +154,7 @@ def quantized_report(model, variables: Any, recipe: Callable[[Any], QuantSetting
     del train
     return im.apply_arrays(arrays, x)
 
-  int_logits = logits_on_test(run_integer, im.arrays())
-  r['integer_error'] = error(int_logits)
+  int_logits, r['integer_error'] = on_test(run_integer, im.arrays())
   r['integer_layers'] = sorted(layers)
   r['integer_max_abs_logit_diff'] = float(np.max(np.abs(ref_logits -
                                                         int_logits)))
@@ -189,8 +185,7 @@ def quantized_report(model, variables: Any, recipe: Callable[[Any], QuantSetting
         del train
         return loaded.apply_arrays(arrays, x)
 
-      loaded_logits = logits_on_test(run_loaded, loaded.arrays())
-      r['loaded_error'] = error(loaded_logits)
+      loaded_logits, r['loaded_error'] = on_test(run_loaded, loaded.arrays())
       r['loaded_logits_identical'] = bool(np.array_equal(loaded_logits,
                                                          int_logits))
     if tmp is not None:

@@ -16,17 +16,15 @@ models image by image (the quantized model's report).
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Iterator
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 from jax.experimental import multihost_utils
 
 from jaxcompress import data as data_lib
+from jaxcompress.train import step as step_lib
 
 
 class StreamedTestSet:
@@ -73,19 +71,12 @@ class StreamedTestSet:
     for batch in self._local_batches():
       yield tuple(put(a) for a in batch)
 
-  @functools.partial(jax.jit, static_argnums=(0, 2))
-  def _sums(self, variables, apply_fn, x, y, w):
-    logits = apply_fn(variables, x, train=False)
-    wrong = (jnp.argmax(logits, -1) != y) * w
-    loss = optax.softmax_cross_entropy_with_integer_labels(logits, y) * w
-    return wrong.sum(), loss.sum()
-
   def evaluate(self, variables, apply_fn=None) -> dict:
     """`{'error', 'loss', 'errors'}` over the whole test split."""
     apply_fn = apply_fn or self._model.apply
     wrong = loss = 0.0
     for x, y, w in self._global_batches():
-      a, b = self._sums(variables, apply_fn, x, y, w)
+      a, b = _eval_sums(apply_fn, variables, x, y, w)
       wrong += float(a)
       loss += float(b)
     return {'error': wrong / self.num_test, 'loss': loss / self.num_test,
@@ -102,6 +93,9 @@ class StreamedTestSet:
       out.append(_gather(f(variables, x))[keep])
       labels.append(_gather(y)[keep])
     return np.concatenate(out), np.concatenate(labels)
+
+
+_eval_sums = jax.jit(step_lib.eval_sums, static_argnums=0)
 
 
 def _gather(x) -> np.ndarray:

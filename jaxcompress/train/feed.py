@@ -43,23 +43,35 @@ def _load_data(name, data_dir, manual_dir):
   return data_lib.load(name, data_dir or None, manual_dir or None)
 
 
+def _sizes(s: RunSettings) -> tuple[int, int]:
+  """(training examples less the validation split, test examples) the run
+  uses, from the dataset's info.
+
+  Raises:
+    ValueError: a subset larger than its split, or a validation split that
+      leaves no training examples.
+  """
+  inf = data_lib.info(s.dataset, s.data_dir or None, s.manual_dir or None)
+  for what, n, have in (('train_subset', s.train_subset, inf.num_train),
+                        ('test_subset', s.test_subset, inf.num_test)):
+    if n > have:
+      raise ValueError(f'{what} {n} is larger than the {have} examples of '
+                       f'{s.dataset}')
+  n_train = s.train_subset or inf.num_train
+  if s.validation_examples >= n_train:
+    raise ValueError(f'validation_examples {s.validation_examples} leaves no '
+                     f'training examples (the training set has {n_train})')
+  return n_train - s.validation_examples, s.test_subset or inf.num_test
+
+
 def _subset(s: RunSettings) -> data_lib.Dataset:
+  n_train, n_test = _sizes(s)
+  tr = n_train + s.validation_examples
   ds = _load_data(s.dataset, s.data_dir, s.manual_dir)
-  if s.train_subset or s.test_subset:
-    for what, n, have in (('train_subset', s.train_subset, len(
-        ds.train_labels)), ('test_subset', s.test_subset, len(ds.test_labels))):
-      if n > have:
-        raise ValueError(f'{what} {n} is larger than the {have} examples of '
-                         f'{s.dataset}')
-    tr = s.train_subset or len(ds.train_labels)
-    te = s.test_subset or len(ds.test_labels)
+  if (tr, n_test) != (len(ds.train_labels), len(ds.test_labels)):
     ds = data_lib.Dataset(ds.train_images[:tr], ds.train_labels[:tr],
-                          ds.test_images[:te], ds.test_labels[:te],
+                          ds.test_images[:n_test], ds.test_labels[:n_test],
                           ds.mean, ds.std)
-  n = s.validation_examples
-  if n and n >= len(ds.train_labels):
-    raise ValueError(f'validation_examples {n} leaves no training examples '
-                     f'(the training set has {len(ds.train_labels)})')
   return ds
 
 
@@ -130,10 +142,12 @@ class TrainShare:
       device count).
     rows: ``(num_train,)``: the row of the global (process-major) array that
       holds each training example, in the split's order.
+    num_own: examples in this process's share (the rest is padding).
   """
   images: np.ndarray
   labels: np.ndarray
   rows: np.ndarray
+  num_own: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,22 +220,7 @@ def _train_share(s: RunSettings, n_train: int) -> TrainShare:
                                               + a.shape[1:], a.dtype)])
   rows = np.concatenate([k * rows_per + np.arange(c)
                          for k, c in enumerate(counts)]).astype(np.int32)
-  return TrainShare(pad(x), pad(y), rows)
-
-
-def _sizes(s: RunSettings) -> tuple[int, int]:
-  inf = data_lib.info(s.dataset, s.data_dir or None, s.manual_dir or None)
-  n_train = s.train_subset or inf.num_train
-  n_test = s.test_subset or inf.num_test
-  for what, n, have in (('train_subset', s.train_subset, inf.num_train),
-                        ('test_subset', s.test_subset, inf.num_test)):
-    if n > have:
-      raise ValueError(f'{what} {n} is larger than the {have} examples of '
-                       f'{s.dataset}')
-  if s.validation_examples >= n_train:
-    raise ValueError(f'validation_examples {s.validation_examples} leaves no '
-                     f'training examples (the training set has {n_train})')
-  return n_train - s.validation_examples, n_test
+  return TrainShare(pad(x), pad(y), rows, len(y))
 
 
 def load_inputs(s: RunSettings) -> RunInputs:

@@ -143,9 +143,8 @@ def _run(parsed, store, init, inputs, t_start):
   s, ds = feed.inputs_on_path(s)
   if ds.share is not None:
     logging.info('process %d decoded its share of the training split: %d '
-                 'of the %d examples', jax.process_index(),
-                 int(np.sum((ds.share.rows // len(ds.share.labels))
-                            == jax.process_index())), ds.num_train)
+                 'of the %d examples', jax.process_index(), ds.share.num_own,
+                 ds.num_train)
   num_steps, spe, per_call = resolve_steps(s, ds.num_train)
   registry.check_against_run(parsed, num_steps, spe)
   mesh = step_lib.data_mesh()

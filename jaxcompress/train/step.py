@@ -222,6 +222,15 @@ def make_train_chunk(train_step, steps_per_call, steps_per_epoch,
   return train_chunk
 
 
+def eval_sums(apply_fn, variables, x, y, w):
+  """(misclassified, summed cross-entropy) over a batch, each example
+  weighted by `w` (0 for padding)."""
+  logits = apply_fn(variables, x, train=False)
+  wrong = (jnp.argmax(logits, -1) != y) * w
+  loss = optax.softmax_cross_entropy_with_integer_labels(logits, y) * w
+  return wrong.sum(), loss.sum()
+
+
 def make_evaluate(model, eval_batch_size, data_sharding, images, labels):
   """`(variables, apply_fn=None) -> {'error', 'loss', 'errors'}` over a fixed
   eval set, in batches under lax.map; jitted once per apply_fn. A last,
@@ -243,10 +252,7 @@ def make_evaluate(model, eval_batch_size, data_sharding, images, labels):
   def _eval(variables, apply_fn, eval_set):
     def one(b):
       x, y, w = jax.lax.with_sharding_constraint(b, data_sharding)
-      logits = apply_fn(variables, x, train=False)
-      wrong = (jnp.argmax(logits, -1) != y) * w
-      loss = optax.softmax_cross_entropy_with_integer_labels(logits, y) * w
-      return wrong.sum(), loss.sum()
+      return eval_sums(apply_fn, variables, x, y, w)
     wrong, loss = jax.lax.map(one, eval_set)
     return {'error': wrong.sum() / n, 'loss': loss.sum() / n,
             'errors': wrong.sum()}
