@@ -9,7 +9,12 @@
 """
 
 from jaxcompress.export.carry import carry_integer_model, check_integer_model
-from jaxcompress.export.convert import QUANTIZE, check_quantize, to_tflite
+from jaxcompress.export.convert import (
+    QUANTIZE,
+    check_quantize,
+    function_to_tflite,
+    to_tflite,
+)
 from jaxcompress.export.litert import (
     error,
     interpreter,
@@ -22,7 +27,7 @@ from jaxcompress.export.litert import (
 
 __all__ = [
     'QUANTIZE', 'carry_integer_model', 'check_integer_model', 'check_quantize',
-    'error',
+    'error', 'function_to_tflite',
     'interpreter', 'latency_ms', 'op_names', 'predict', 'runner',
     'time_alternating', 'to_tflite',
 ]

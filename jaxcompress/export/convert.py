@@ -102,15 +102,34 @@ def to_tflite(model: nn.Module, variables: Any, *,
       argument checks run before compiling.
   """
   check_quantize(quantize)
+  if 'params' not in variables:
+    raise ValueError("variables have no 'params' collection")
+  input_shape = tuple(int(d) for d in input_shape)
+  return function_to_tflite(fold.inference_fn(model, variables, input_shape),
+                            input_shape=input_shape, quantize=quantize,
+                            calibration_images=calibration_images,
+                            sparse=sparse)
+
+
+def function_to_tflite(forward, *, input_shape: Sequence[int],
+                       quantize: str = 'none',
+                       calibration_images: np.ndarray | None = None,
+                       sparse: bool = False) -> bytes:
+  """`to_tflite` of a function ``x -> y`` of one batch of images (its
+  weights closed over as constants): any part of a forward pass, such as
+  the first layers of a model (benchmarks/edge_stages.py).
+
+  Raises:
+    ValueError: as `to_tflite`, naming the layer the converter could not
+      lower.
+  """
+  check_quantize(quantize)
   input_shape = tuple(int(d) for d in input_shape)
   if quantize == 'int8':
     calibration_images = _check_images(calibration_images, input_shape,
                                        'calibration_images')
-  if 'params' not in variables:
-    raise ValueError("variables have no 'params' collection")
   import tensorflow as tf
   from jax.experimental import jax2tf
-  forward = fold.inference_fn(model, variables, input_shape)
 
   spec = tf.TensorSpec((1,) + input_shape, tf.float32, name='images')
   fn = tf.function(jax2tf.convert(forward, with_gradient=False),
