@@ -30,8 +30,11 @@ def baseline(model: str) -> ml_collections.ConfigDict:
   if model == 'lenet5':
     # lenet5.py's learning rate 0.05 diverges on the 55,000 images (loss NaN
     # within the first 200 steps for seeds 0 and 1, with or without a
-    # one-epoch warmup); 0.02 trains every seed tried (0, 1, 2).
-    c.learning_rate = 0.02
+    # one-epoch warmup). Clipping the gradient's global norm at 2 trains
+    # it; chosen over learning rate 0.02 (which also trains) by seed 0's
+    # validation error: baseline 0.84% against 0.94%, after the 100x plan
+    # 0.86% against 0.90%.
+    c.grad_clip_norm = 2.0
   return c
 
 
