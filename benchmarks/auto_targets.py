@@ -35,6 +35,11 @@ ROWS = {  # config module: the published row it is set beside
     'auto_lenet300_bytes_64x': 'target >= 64x at <= 1.6%; Deep Compression '
                                '40x at 1.58%, soft weight-sharing 64x at '
                                '1.94%',
+    'auto_lenet5_bytes_100x': 'target >= 100x at <= 0.9%; Deep Compression '
+                              '39x at 0.74%, soft weight-sharing 162x at '
+                              '0.97%',
+    'auto_lenet5_bytes_162x': 'best ratio at <= 1.0%; soft weight-sharing '
+                              '162x at 0.97%',
     'auto_lenet300_flops_10x': 'L0 266-88-33 at 1.6% (ours, hand-set: '
                                '1.77% at 9.99x)',
     'auto_mlp128_bytes_32x': 'compare.py combined row: 2.41% at 12,146 '
