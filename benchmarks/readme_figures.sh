@@ -47,6 +47,10 @@ if [[ $part == all || $part == conv ]]; then
     --quantize=int8
   $PY benchmarks/edge_latency.py --rounds 50 --block 10 \
     --pruned=workdirs/pruning/lenet300_gradual_95/seed0
+  $PY benchmarks/edge_stages.py
+  $PY benchmarks/auto_targets.py --seeds=0,1,2 \
+    --rows=auto_lenet300_bytes_64x,auto_lenet5_bytes_100x,auto_lenet5_bytes_162x
+  $PY benchmarks/deep_compression_table.py --seeds=0,1,2
 fi
 if [[ $part == docs ]]; then
   main lenet_300_100
