@@ -4,7 +4,7 @@ Compares with ../shared/ANCHORS.md "The compression frontier on MNIST",
 LeNet-5: soft weight-sharing 162x at 0.97% (Ullrich et al. 2017),
 Bayesian compression 419x at 1.0% (Louizos et al. 2017); their bits are
 counted in theory; ours: the bytes of the file written, 1,724,563 / 250 =
-6,898 bytes). Issue 16 asks for the best ratio reached at <= 1.0% error.
+6,898 bytes. Issue 16 asks for the best ratio reached at <= 1.0% error.
 
 Procedure: auto_lenet5_bytes_100x.py at the tighter budget, on the same
 baselines.
