@@ -103,6 +103,8 @@ def summarize(model: str, row: Row, res: list[dict]) -> dict:
       'model': model, 'row': row.name, 'strategy': row.strategy,
       'seeds': len(res), 'error': statistics.median(errors),
       'errors': per_seed(errors), 'bytes': _bytes(med),
+      'val': (statistics.median(r['val_error'] for r in res)
+              if all('val_error' in r for r in res) else None),
       'ratio': med.get('float_file_bytes', _bytes(med)) / _bytes(med),
       'within': sum(bool(r.get('within_budget', True)) for r in res),
       'plan': '; '.join(f"{c['layer'].split('/')[0]} {c['describe']}"
@@ -114,12 +116,15 @@ def summarize(model: str, row: Row, res: list[dict]) -> dict:
 
 def table(summaries: list[dict]) -> str:
   lines = ['| model | method | row | seeds | test error (median; per seed) '
-           '| file bytes | x smaller | within budget | plan (median seed) '
-           '| wall s / run |', '|---|---|---|---|---|---|---|---|---|---|']
+           '| validation error (median) | file bytes | x smaller '
+           '| within budget | plan (median seed) | wall s / run |',
+           '|---|---|---|---|---|---|---|---|---|---|---|']
   for s in summaries:
     lines.append(
         f"| {s['model']} | {LABELS.get(s['strategy'], s['strategy'])} | "
-        f"{s['row']} | {s['seeds']} | {s['errors']} | {s['bytes']:,} | "
+        f"{s['row']} | {s['seeds']} | {s['errors']} | "
+        f"{'-' if s['val'] is None else format(s['val'], '.2%')} | "
+        f"{s['bytes']:,} | "
         f"{s['ratio']:.1f}x | {s['within']}/{s['seeds']} | {s['plan']} | "
         f"{s['wall']:.0f} |")
   return '\n'.join(lines) + '\n'
@@ -163,7 +168,13 @@ def verdict(summaries: list[dict]) -> str:
     detail = ', '.join(f"{a['row'][5:]}: {100 * a['error']:.2f}% vs "
                        f"{100 * u['error']:.2f}%" for a, u in pairs)
     out.append(f'{model}: auto beats uniform at {sum(wins)} of {len(wins)} '
-               f'budgets ({detail})')
+               f'budgets on test error ({detail})')
+    if all(a['val'] is not None and u['val'] is not None for a, u in pairs):
+      wins = [a['val'] < u['val'] for a, u in pairs]
+      detail = ', '.join(f"{a['row'][5:]}: {100 * a['val']:.2f}% vs "
+                         f"{100 * u['val']:.2f}%" for a, u in pairs)
+      out.append(f'{model}: on validation error (the split the plans are '
+                 f'chosen on), {sum(wins)} of {len(wins)} ({detail})')
   return '\n'.join(out) + '\n'
 
 
