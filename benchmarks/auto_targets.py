@@ -40,8 +40,6 @@ ROWS = {  # config module: the published row it is set beside
                               '0.97%',
     'auto_lenet5_bytes_162x': 'best ratio at <= 1.0%; soft weight-sharing '
                               '162x at 0.97%',
-    'auto_lenet5_bytes_250x': 'best ratio at <= 1.0%; Bayesian compression '
-                              '419x at 1.0%',
     'auto_lenet300_flops_10x': 'L0 266-88-33 at 1.6% (ours, hand-set: '
                                '1.77% at 9.99x)',
     'auto_mlp128_bytes_32x': 'compare.py combined row: 2.41% at 12,146 '

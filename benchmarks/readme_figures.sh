@@ -51,6 +51,7 @@ if [[ $part == all || $part == conv ]]; then
   $PY benchmarks/auto_targets.py --seeds=0,1,2 \
     --rows=auto_lenet300_bytes_64x,auto_lenet5_bytes_100x,auto_lenet5_bytes_162x
   $PY benchmarks/deep_compression_table.py --seeds=0,1,2
+  $PY benchmarks/pareto.py --seeds=0,1,2 --out=docs/pareto
 fi
 if [[ $part == docs ]]; then
   main lenet_300_100
