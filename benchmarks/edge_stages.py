@@ -38,6 +38,8 @@ from jaxcompress.export import runs  # noqa: E402
 
 STAGES = ('conv1', '+ pool1', '+ conv2', '+ pool2', '+ fc1, ReLU', '+ fc2')
 FORMATS = ('none', 'dynamic', 'int8')
+# (stages, space-to-depth conv1): every prefix, then the whole model rewritten.
+LOWERINGS = tuple((k, False) for k in range(1, 7)) + ((6, True),)
 
 
 def _conv(x, p):
@@ -112,8 +114,8 @@ def main():
     shape = tuple(run.results['input_shape'])
     name = '-'.join(map(str, run.model.features))
     names.append(name)
-    lowerings = [(k, False) for k in range(1, 7)] + [(6, True)]
-    for k, s2d in lowerings:
+    x1 = ds.test_images[:1]
+    for k, s2d in LOWERINGS:
       f = stage_fn(params, k, s2d)
       if k == 6:
         diff = float(jnp.max(jnp.abs(f(x8) - want)))
@@ -124,7 +126,6 @@ def main():
         tfl = export.function_to_tflite(f, input_shape=shape, quantize=q,
                                         calibration_images=calib)
         call = export.runner(tfl, 1)
-        x1 = ds.test_images[:1]
         fns[(name, k, s2d, q)] = lambda call=call, x1=x1: call(x1)
   load0 = os.getloadavg()[0]
   ms = export.time_alternating(fns, args.rounds, args.block)
@@ -135,7 +136,7 @@ def main():
         '| int8 - dynamic |')
   print('|---|---|---|---|---|---|')
   for name in names:
-    for k, s2d in [(k, False) for k in range(1, 7)] + [(6, True)]:
+    for k, s2d in LOWERINGS:
       us = [1000 * ms[(name, k, s2d, q)] for q in FORMATS]
       label = ('all, conv1 + pool1 as space-to-depth 3x3 conv' if s2d
                else ' '.join(STAGES[:k]))
