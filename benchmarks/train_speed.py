@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 from configs import lenet5, lenet_300_100, structured_resnet_dense  # noqa: E402
 
-from jaxcompress import data, models, optim, timing, train  # noqa: E402
+from jaxcompress import data, layers, models, optim, timing, train  # noqa: E402
 
 CONFIGS = {'lenet_300_100': lenet_300_100, 'lenet5': lenet5,
            'resnet_small': structured_resnet_dense}
@@ -60,7 +60,8 @@ def jax_setup(config, ds):
 def scan_runner(config, ds, steps):
   state, step, spe = jax_setup(config, ds)
   chunk = jax.jit(train.make_train_chunk(step, steps, spe, config.batch_size,
-                                         0), donate_argnums=0)
+                                         0), donate_argnums=0,
+                  compiler_options=layers.train_compiler_options())
   arrays = jax.device_put({'image': ds.train_images, 'label': ds.train_labels})
   box = [state]
 
@@ -73,7 +74,8 @@ def scan_runner(config, ds, steps):
 
 def loop_runner(config, ds, steps):
   state, step, _ = jax_setup(config, ds)
-  step = jax.jit(step, donate_argnums=0)
+  step = jax.jit(step, donate_argnums=0,
+                 compiler_options=layers.train_compiler_options())
   bs = config.batch_size
   rng = np.random.default_rng(0)
   box = [state]

@@ -20,6 +20,12 @@ canonical convolutions (and, where the transposed convolution would mostly
 multiply zeros, a matmul and an overlap-add), so they are fast everywhere.
 Other platforms keep JAX's own transpose (``lax.platform_dependent``).
 
+`train_compiler_options` are the XLA options jaxcompress compiles its train
+steps with: on CPU, convolutions run in Eigen instead of YNNPACK, whose
+kernel-gradient convolutions (the batch as the feature axis) are several
+times slower (BUILD.md); dots and reductions keep YNNPACK, so a model
+without convolutions compiles to the same program as without the options.
+
 `max_pool_2x2` is 2x2/2 max pooling as a reshape and a max, whose gradient is
 element-wise (XLA CPU's ``select_and_scatter`` for ``nn.max_pool`` is slower).
 """
@@ -37,7 +43,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-__all__ = ['Conv', 'conv_general_dilated', 'max_pool_2x2']
+__all__ = ['Conv', 'conv_general_dilated', 'max_pool_2x2',
+           'train_compiler_options']
 
 # The input gradient goes through a matmul and an overlap-add instead of the
 # transposed convolution when that convolution computes at least this many
@@ -46,6 +53,23 @@ __all__ = ['Conv', 'conv_general_dilated', 'max_pool_2x2']
 # on LeNet-5's conv2 (ratio 2.25) and the residual net's stride-2
 # convolutions (4.0), the convolution on its stride-1 ones (1.0).
 _DX_MATMUL_RATIO = 2.0
+
+
+# XLA:CPU's YNNPACK fusion types in jax 0.10.2 are REDUCE, INDIVIDUAL_DOT
+# and INDIVIDUAL_CONVOLUTION by default; the train steps keep the first two.
+_CPU_TRAIN_OPTIONS = {
+    'xla_cpu_experimental_ynn_fusion_type':
+        'LIBRARY_FUSION_TYPE_REDUCE,LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT'}
+
+
+def train_compiler_options() -> dict[str, str] | None:
+  """``compiler_options`` for ``jax.jit`` of a train step or scanned epoch.
+
+  On CPU: convolutions leave YNNPACK for Eigen (a LeNet-5 train step runs
+  about 1.6x faster; ``benchmarks/train_speed.py``), everything else is
+  compiled as by default. Other backends: None.
+  """
+  return dict(_CPU_TRAIN_OPTIONS) if jax.default_backend() == 'cpu' else None
 
 
 def _canonical(nsp: int):

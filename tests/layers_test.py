@@ -148,3 +148,71 @@ def test_max_pool_2x2_matches_nn_max_pool():
   np.testing.assert_array_equal(grad(layers.max_pool_2x2), grad(pool))
   odd = x[:, :7, :5]
   np.testing.assert_array_equal(layers.max_pool_2x2(odd), pool(odd))
+
+
+def _ynn_ops(text):
+  """Opcodes inside the computations XLA:CPU hands to YNNPACK."""
+  comps, cur = {}, None
+  for line in text.splitlines():
+    m = re.match(r'^(?:ENTRY )?%([\w.\-]+) .*\{$', line)
+    if m:
+      cur = comps.setdefault(m.group(1), [])
+    elif cur is not None:
+      cur.append(line)
+  called = re.findall(r'calls=%([\w.\-]+).*"kind":"__ynn_fusion"', text)
+  return {op for c in called for line in comps[c]
+          for op in re.findall(r' ([a-z][\w-]*)\(', line)}
+
+
+def _scanned_grad_hlo(module, variables, x, options):
+  grad = jax.grad(_loss(module))
+  f = lambda v, x: jax.lax.scan(lambda c, _: (c, grad(v, x)), 0, None,
+                                length=2)[1]
+  return jax.jit(f, compiler_options=options).lower(variables, x).compile(
+      ).as_text()
+
+
+def test_train_compiler_options_run_convolutions_outside_ynnpack():
+  _, ours, x, variables = _setup(*CASES[1])
+  options = layers.train_compiler_options()
+  assert options  # the tests run on CPU
+  assert 'convolution' in _ynn_ops(_scanned_grad_hlo(ours, variables, x, None))
+  hlo = _scanned_grad_hlo(ours, variables, x, options)
+  assert 'convolution' not in _ynn_ops(hlo)
+  assert hlo.count(' convolution(') >= 2  # the forward and kernel gradient
+
+  # Gradients equal nn.Conv's compiled with the same options to 1e-5, and
+  # are no farther from float64 than nn.Conv's own by default (Eigen and
+  # YNNPACK round differently: 1.5e-5 apart on this case's largest entries).
+  ref = nn.Conv(**CASES[1][1])
+  grad = lambda m, o, v, x: jax.jit(jax.grad(_loss(m), argnums=(0, 1)),
+                                    compiler_options=o)(v, x)
+  ours_g = jax.tree.leaves(grad(ours, options, variables, x))
+  for got, want in zip(ours_g, jax.tree.leaves(grad(ref, options, variables,
+                                                    x))):
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+  with jax.enable_x64(True):
+    to64 = lambda t: jax.tree.map(lambda a: np.asarray(a, np.float64), t)
+    exact = jax.tree.leaves(grad(ref, None, to64(variables), to64(x)))
+  default = jax.tree.leaves(grad(ref, None, variables, x))
+  for got, base, want in zip(ours_g, default, exact):
+    assert np.abs(got - want).max() <= np.abs(base - want).max()
+
+
+def test_train_compiler_options_leave_models_without_convolutions_alone():
+  mlp = nn.Sequential([nn.Dense(32), nn.relu, nn.Dense(10)])
+  x = jax.random.normal(jax.random.key(0), (16, 64))
+  variables = mlp.init(jax.random.key(1), x)
+  # The same computations, up to instruction numbering and source locations.
+  def strip(text):
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith('%'))
+    body = '\n'.join(lines[start:])
+    assert body.count('\n') > 20
+    return re.sub(r'\.\d+|, metadata=\{[^}]*\}', '', body)
+
+  default = _scanned_grad_hlo(mlp, variables, x, None)
+  assert 'dot' in _ynn_ops(default)
+  assert strip(_scanned_grad_hlo(mlp, variables, x,
+                                 layers.train_compiler_options())) == strip(
+                                     default)

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 from absl import logging
 
 from jaxcompress import data as data_lib
+from jaxcompress import layers
 from jaxcompress.train import step as step_lib
 
 
@@ -54,7 +55,8 @@ def make_runner(s, state, ds, plugins, model, tx, optimizer, data_sharding,
     chunk = jax.jit(step_lib.make_train_chunk(
         train_step, per_call, spe, s.batch_size, s.seed, progress),
                     donate_argnums=0, out_shardings=(state_shardings,
-                                                     replicated))
+                                                     replicated),
+                    compiler_options=layers.train_compiler_options())
     return lambda state: chunk(state, arrays, rows)
   n, i = jax.process_count(), jax.process_index()
   if s.batch_size % n:
@@ -71,7 +73,8 @@ def make_runner(s, state, ds, plugins, model, tx, optimizer, data_sharding,
       manual_dir=s.manual_dir or None, subset=subset,
       process_index=i, process_count=n))
   step_fn = jax.jit(train_step, donate_argnums=0,
-                    out_shardings=(state_shardings, replicated))
+                    out_shardings=(state_shardings, replicated),
+                    compiler_options=layers.train_compiler_options())
   printer = progress_printer(num_steps)
 
   def run_calls(state):
