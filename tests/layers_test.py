@@ -29,6 +29,9 @@ CASES = [
     ((2, 20, 6), dict(features=7, kernel_size=(3,), strides=2)),
     ((2, 10, 10, 4), dict(features=6, kernel_size=(3, 3),
                           feature_group_count=2)),
+    # LeNet-5 shrunk to 9-18-25 by structured pruning.
+    ((3, 28, 28, 1), dict(features=9, kernel_size=(5, 5), padding='VALID')),
+    ((3, 12, 12, 9), dict(features=18, kernel_size=(5, 5), padding='VALID')),
 ]
 
 
