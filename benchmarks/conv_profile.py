@@ -1,13 +1,14 @@
 """Where a scanned LeNet-5 train step spends its time on CPU, per XLA op.
 
   python benchmarks/conv_profile.py [--conv=layers|flax] [--pool=reshape|flax]
-      [--steps=20] [--top=12]
+      [--kernels=train|default] [--steps=20] [--top=12]
   python benchmarks/conv_profile.py --infer=20,50,500 [--batch=1024]
 
 Compiles `--steps` steps of LeNet-5's train step (batch 128, the lenet5
 config) as one lax.scan, exactly as jaxcompress.train runs an epoch, with
-the zoo's convolution (`layers.Conv`) or flax's own `nn.Conv`, and the zoo's
-pooling (`layers.max_pool_2x2`) or `nn.max_pool`. Prints
+the zoo's convolution (`layers.Conv`) or flax's own `nn.Conv`, the zoo's
+pooling (`layers.max_pool_2x2`) or `nn.max_pool`, and jaxcompress.train's
+compiler options or XLA's default. Prints
 
   * every convolution left in the optimized HLO with its dimension numbers
     (``b01f_01io->b01f`` is the canonical NHWC/HWIO form that XLA CPU runs in
@@ -49,6 +50,10 @@ from jaxcompress import data, layers, models, optim, train  # noqa: E402
 
 flags.DEFINE_enum('conv', 'layers', ['layers', 'flax'], 'Convolution layer.')
 flags.DEFINE_enum('pool', 'reshape', ['reshape', 'flax'], 'Max pooling.')
+flags.DEFINE_enum('kernels', 'train', ['train', 'default'],
+                  "XLA options of the train step: jaxcompress.train's "
+                  '(layers.train_compiler_options: convolutions in Eigen) or '
+                  "XLA's default (convolutions in YNNPACK).")
 flags.DEFINE_integer('steps', 20, 'Steps in the scan.')
 flags.DEFINE_integer('top', 12, 'HLO ops to list.')
 flags.DEFINE_list('infer', [], 'LeNet-5 widths: profile inference instead.')
@@ -116,7 +121,9 @@ def main(_):
     fn, args = _inference(tuple(int(w) for w in FLAGS.infer))
   else:
     fn, args = _train_chunk()
-  compiled = jax.jit(fn).lower(*args).compile()
+  options = (layers.train_compiler_options()
+             if FLAGS.kernels == 'train' and not FLAGS.infer else None)
+  compiled = jax.jit(fn, compiler_options=options).lower(*args).compile()
   text = compiled.as_text()
   what = f'LeNet5{tuple(FLAGS.infer)} forward' if FLAGS.infer else 'train step'
   print(f'{what}, conv={FLAGS.conv} pool={FLAGS.pool}: convolutions in the '
