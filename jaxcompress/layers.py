@@ -65,9 +65,10 @@ _CPU_TRAIN_OPTIONS = {
 def train_compiler_options() -> dict[str, str] | None:
   """``compiler_options`` for ``jax.jit`` of a train step or scanned epoch.
 
-  On CPU: convolutions leave YNNPACK for Eigen (a LeNet-5 train step runs
-  about 1.6x faster; ``benchmarks/train_speed.py``), everything else is
-  compiled as by default. Other backends: None.
+  On CPU: convolutions leave YNNPACK for Eigen (LeNet-5's scanned epoch
+  runs about 2x faster; ``benchmarks/train_speed.py``, BUILD.md), everything
+  else is compiled as by default. Other backends: None. Pass it to your own
+  ``jax.jit`` of a train step to get the same.
   """
   return dict(_CPU_TRAIN_OPTIONS) if jax.default_backend() == 'cpu' else None
 
