@@ -26,8 +26,10 @@ kernel-gradient convolutions (the batch as the feature axis) are several
 times slower (BUILD.md); dots and reductions keep YNNPACK, so a model
 without convolutions compiles to the same program as without the options.
 
-`max_pool_2x2` is 2x2/2 max pooling as a reshape and a max, whose gradient is
-element-wise (XLA CPU's ``select_and_scatter`` for ``nn.max_pool`` is slower).
+`max_pool_2x2` is ``nn.max_pool``'s 2x2/2 max pooling with the gradient of a
+reshape and a max, element-wise (XLA CPU's ``select_and_scatter`` for
+``nn.max_pool`` is slower). Its forward pass is XLA's ``reduce_window``,
+which LiteRT exports as MAX_POOL_2D.
 """
 
 from __future__ import annotations
@@ -255,14 +257,44 @@ class Conv(nn.Conv):
   conv_general_dilated_cls: Any = _ConvFunction
 
 
-def max_pool_2x2(x: jax.Array) -> jax.Array:
-  """2x2 max pooling with stride 2 of an NHWC array, as a reshape and a max.
+def _pool_windows(x):
+  n, h, w, c = x.shape
+  return x.reshape(n, h // 2, 2, w // 2, 2, c)
 
-  Same values as ``nn.max_pool(x, (2, 2), (2, 2))``; odd sizes go to it. Its
-  gradient is a compare-and-select instead of XLA's ``select_and_scatter``,
+
+@jax.custom_vjp
+def _max_pool_2x2(x):
+  return nn.max_pool(x, (2, 2), (2, 2))
+
+
+def _max_pool_fwd(x):
+  y = _max_pool_2x2(x)
+  return y, (x, y)
+
+
+def _max_pool_bwd(res, g):
+  # JAX's own gradient of a reshape-and-max, written out: the cotangent
+  # divided among the window's maxima.
+  x, y = res
+  hit = _pool_windows(x) == y[:, :, None, :, None, :]
+  share = g / hit.sum(axis=(2, 4), dtype=g.dtype)
+  return (jnp.where(hit, share[:, :, None, :, None, :],
+                    jnp.zeros((), g.dtype)).reshape(x.shape),)
+
+
+_max_pool_2x2.defvjp(_max_pool_fwd, _max_pool_bwd)
+
+
+def max_pool_2x2(x: jax.Array) -> jax.Array:
+  """2x2 max pooling with stride 2 of an NHWC array.
+
+  The forward pass is ``nn.max_pool(x, (2, 2), (2, 2))`` itself (XLA's
+  ``reduce_window``, LiteRT's MAX_POOL_2D once exported); its gradient is an
+  element-wise compare-and-select instead of XLA's ``select_and_scatter``,
   which is several times slower on CPU (LeNet-5's per-step train call runs
   about 1.4x faster, ../shared/notes/cpu-conv.md). Where a window holds tied
   maxima the gradient is shared among them (``nn.max_pool``: the first).
+  Odd sizes go to ``nn.max_pool`` whole.
 
   Args:
     x: ``(batch, height, width, channels)``.
@@ -270,7 +302,7 @@ def max_pool_2x2(x: jax.Array) -> jax.Array:
   Returns:
     ``(batch, height // 2, width // 2, channels)``.
   """
-  n, h, w, c = x.shape
+  _, h, w, _ = x.shape
   if h % 2 or w % 2:
     return nn.max_pool(x, (2, 2), (2, 2))
-  return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+  return _max_pool_2x2(x)

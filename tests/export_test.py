@@ -18,7 +18,7 @@ import pytest
 from conftest import REPO, tiny_config
 
 from jaxcompress import data, export, models, train
-from jaxcompress.export import carry, runs
+from jaxcompress.export import carry, runs, space_to_depth
 from jaxcompress.export import flatbuffer as fb
 from jaxcompress.quantization import integer
 from jaxcompress.quantization.quantizers import QuantSpec
@@ -152,17 +152,60 @@ def test_ptq_lenet5_int8_parity_on_mnist_test_set(ptq_run, mnist):
   assert run.kind == 'ptq'
   tflite, info = runs.export(run, 'int8', mnist)
   assert info['carry']['layers'] == ['conv1', 'conv2', 'fc1', 'fc2']
-  assert 'CONV_2D' in export.op_names(tflite)
+  # conv1 (one input channel) is a CONV_2D of the space-to-depth input,
+  # holding the run's own codes in that layout, not a depthwise op.
+  ops = export.op_names(tflite)
+  assert ops.count('CONV_2D') == 2 and 'DEPTHWISE_CONV_2D' not in ops
+  model = fb.read(tflite)
+  sg = model.subgraphs[0]
+  conv1 = carry._kernel_ops(model, sg)['conv1']
+  codes = np.asarray(run.integer_model.qweights['params/conv1/kernel'].codes())
+  np.testing.assert_array_equal(
+      fb.data(model, sg.tensors[conv1.inputs[1]], np.int8),
+      space_to_depth.kernel(codes.astype(np.int8)).transpose(3, 0, 1, 2))
   r = runs.evaluate(run, tflite, info, mnist)
   assert r['top1_agreement_with_integer'] >= 0.995
   assert abs(r['litert_test_error'] - r['integer_test_error']) <= 0.001
   # The float export (batch norm folded, float32.jxq) matches JAX at batch 1.
   float_file, _ = runs.export(run, 'none', mnist)
+  assert 'DEPTHWISE_CONV_2D' in export.op_names(float_file)  # model's graph
   x = mnist.test_images[:500]
   f = jax.jit(lambda b: run.model.apply(run.variables, b))
   want = np.concatenate([np.asarray(f(x[i:i + 1])) for i in range(len(x))])
   np.testing.assert_allclose(export.predict(float_file, x), want, rtol=0,
                              atol=1e-5)
+
+
+@pytest.mark.parametrize('size,padding,hw,c', [
+    (5, 'VALID', (28, 28), 20), (5, 'VALID', (12, 16), 3),
+    (3, 'SAME', (28, 28), 4), (7, ((2, 2), (1, 3)), (10, 12), 2)])
+def test_space_to_depth_conv_equals_the_convolution(size, padding, hw, c):
+  conv = nn.Conv(c, (size, size), padding=padding)
+  x = jax.random.normal(jax.random.key(0), (3, *hw, 1))
+  v = conv.init(jax.random.key(1), x)
+  assert space_to_depth.applies(conv, x.shape)
+  p = jax.tree.map(np.asarray, v['params'])
+  got = space_to_depth.conv(conv, x, p['kernel'], p['bias'])
+  np.testing.assert_allclose(got, conv.apply(v, x), rtol=0, atol=1e-5)
+  # The kernel holds the model's values in a new layout, zeros elsewhere.
+  k2 = space_to_depth.kernel(p['kernel'])
+  assert k2.shape == ((size + 1) // 2,) * 2 + (4, 4 * c)
+  np.testing.assert_array_equal(np.sort(k2[k2 != 0]),
+                                np.sort(np.tile(p['kernel'].ravel(), 4)))
+
+
+def test_space_to_depth_applies_only_where_it_computes_the_same():
+  x = (1, 28, 28, 1)
+  assert not space_to_depth.applies(nn.Conv(4, (5, 5)), (1, 28, 28, 2))
+  assert not space_to_depth.applies(nn.Conv(4, (4, 4), padding='VALID'), x)
+  assert not space_to_depth.applies(nn.Conv(4, (5, 5), strides=2), x)
+  assert not space_to_depth.applies(
+      nn.Conv(4, (5, 5), kernel_dilation=2), x)
+  assert not space_to_depth.applies(nn.Conv(4, (5, 5), padding='VALID'),
+                                    (1, 27, 28, 1))   # odd input
+  assert not space_to_depth.applies(nn.Dense(4), x)
+  with pytest.raises(ValueError, match='one input channel'):
+    space_to_depth.kernel(np.zeros((5, 5, 2, 3)))
 
 
 def test_shrunk_model_with_pixel_gather(shrunk_run, mnist):

@@ -153,6 +153,23 @@ def test_max_pool_2x2_matches_nn_max_pool():
   np.testing.assert_array_equal(layers.max_pool_2x2(odd), pool(odd))
 
 
+def test_max_pool_2x2_forward_is_reduce_window_gradient_shares_ties():
+  """The forward pass is XLA's reduce_window (LiteRT's MAX_POOL_2D when
+  exported); the gradient is JAX's own of a reshape-and-max, bit for bit,
+  ties shared (small integers: most windows hold tied maxima)."""
+  x = jax.random.randint(jax.random.key(0), (2, 8, 6, 3), 0, 3).astype(
+      jnp.float32)
+  reshape_max = lambda x: x.reshape(2, 4, 2, 3, 2, 3).max(axis=(2, 4))
+  assert 'reduce_window_max' in str(jax.make_jaxpr(layers.max_pool_2x2)(x))
+  cot = jax.random.normal(jax.random.key(1), (2, 4, 3, 3))
+  grad = lambda f: jax.vjp(f, x)[1](cot)[0]
+  got, want = grad(layers.max_pool_2x2), grad(reshape_max)
+  np.testing.assert_array_equal(got, want)
+  windows = np.asarray(got).reshape(2, 4, 2, 3, 2, 3)
+  assert np.max(np.sum(windows != 0, axis=(2, 4))) >= 2   # ties were shared
+  np.testing.assert_allclose(windows.sum(axis=(2, 4)), cot, rtol=1e-6)
+
+
 def _ynn_ops(text):
   """Opcodes inside the computations XLA:CPU hands to YNNPACK."""
   comps, cur = {}, None

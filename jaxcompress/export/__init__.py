@@ -3,6 +3,8 @@
   convert   Flax model -> .tflite, float / dynamic-range / int8 (jax2tf and
             the TFLite converter), errors naming a layer that cannot export
   carry     a jaxcompress IntegerModel's own int8 grid written into the file
+  space_to_depth  a one-channel convolution as a CONV_2D of four channels
+            (quantized files; LiteRT's int8 depthwise kernel is slow)
   litert    LiteRT interpreter: logits, test error, batch-1 latency
   runs      a finished run's workdir -> its exports (the one module that
             reads workdirs)

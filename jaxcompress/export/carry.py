@@ -37,6 +37,7 @@ import collections
 import numpy as np
 
 from jaxcompress.export import flatbuffer as fb
+from jaxcompress.export import space_to_depth
 from jaxcompress.quantization.integer import IntegerModel, offset
 
 KERNEL_OPS = ('FULLY_CONNECTED', 'CONV_2D', 'DEPTHWISE_CONV_2D')
@@ -55,13 +56,20 @@ def _kernel_layer(name: str) -> str | None:
   return None
 
 
-def _tflite_layout(op: str, codes: np.ndarray) -> tuple[np.ndarray, int]:
-  """Flax kernel codes in LiteRT's layout, and the per-channel axis."""
+def _tflite_layout(op: str, codes: np.ndarray, shape: tuple[int, ...]
+                   ) -> tuple[np.ndarray, int, int]:
+  """Flax kernel codes in LiteRT's layout (the file's tensor has `shape`),
+  the per-channel axis, and how many times each Flax channel repeats."""
+  if (op == 'CONV_2D' and codes.ndim == 4 and codes.shape[2] == 1
+      and shape != (codes.shape[3], *codes.shape[:3])):
+    # Exported on the space-to-depth input: each channel's codes, laid out
+    # four times (`space_to_depth.kernel`).
+    return space_to_depth.kernel(codes).transpose(3, 0, 1, 2), 0, 4
   if op == 'FULLY_CONNECTED':
-    return codes.T, 0                               # (in, out) -> (out, in)
+    return codes.T, 0, 1                            # (in, out) -> (out, in)
   if op == 'CONV_2D':
-    return codes.transpose(3, 0, 1, 2), 0           # HWIO -> OHWI
-  return codes.transpose(2, 0, 1, 3), 3             # HW1O -> 1HWO
+    return codes.transpose(3, 0, 1, 2), 0, 1        # HWIO -> OHWI
+  return codes.transpose(2, 0, 1, 3), 3, 1          # HW1O -> 1HWO
 
 
 def _kernel_ops(model, sg) -> dict[str, object]:
@@ -154,7 +162,8 @@ def carry_integer_model(tflite: bytes, im: IntegerModel
     op = ops[layer]
     name = fb.op_name(model, op)
     w_tensor = sg.tensors[op.inputs[1]]
-    codes, axis = _tflite_layout(name, np.asarray(qt.codes(), np.int8))
+    codes, axis, reps = _tflite_layout(name, np.asarray(qt.codes(), np.int8),
+                                       tuple(int(d) for d in w_tensor.shape))
     old = fb.data(model, w_tensor, np.int8)
     try:
       fb.set_data(model, w_tensor, codes)
@@ -162,6 +171,7 @@ def carry_integer_model(tflite: bytes, im: IntegerModel
       raise ValueError(f'Layer {layer!r}: {e}') from None
     report['weight_codes_changed'][layer] = float(np.mean(old != codes))
     s_w = np.asarray(qt.scale, np.float32).reshape(-1)
+    s_w = np.tile(s_w, reps) if s_w.size > 1 else s_w   # per channel: repeat
     fb.set_quantization(w_tensor, s_w, np.zeros_like(s_w, np.int64), axis)
 
     x_tensor = op.inputs[0]
@@ -195,8 +205,8 @@ def carry_integer_model(tflite: bytes, im: IntegerModel
     if has_bias:
       b_tensor = sg.tensors[op.inputs[2]]
       n_out = int(b_tensor.shape[0])
-      b = np.zeros(n_out, np.float32) if bias is None else np.asarray(
-          bias, np.float32).reshape(-1)
+      b = np.zeros(n_out, np.float32) if bias is None else np.tile(
+          np.asarray(bias, np.float32).reshape(-1), reps)
       b_scale = np.broadcast_to(s_x * s_w, (n_out,)).astype(np.float32)
       q_b = np.clip(np.round(b / b_scale), -2**31, 2**31 - 1).astype(np.int32)
       fb.set_data(model, b_tensor, q_b)

@@ -33,6 +33,12 @@ representative dataset and records min/max ranges of every activation itself
 model with its own scales, convert it here and then rewrite the grid with
 `carry.carry_integer_model`.
 
+Quantized files write a convolution of one input channel (LeNet-5's conv1,
+a ResNet stem) as a CONV_2D of the 2x2 space-to-depth input
+(`space_to_depth`): the converter would emit it as a DEPTHWISE_CONV_2D with
+a channel multiplier, whose int8 kernel made LeNet-5's int8 file slower than
+its dynamic-range twin. Float files keep the model's own graph.
+
 The input is a batch of one NHWC image (edge inference is batch 1); the
 output is float32 logits in every mode.
 """
@@ -105,8 +111,13 @@ def to_tflite(model: nn.Module, variables: Any, *,
   if 'params' not in variables:
     raise ValueError("variables have no 'params' collection")
   input_shape = tuple(int(d) for d in input_shape)
-  return function_to_tflite(fold.inference_fn(model, variables, input_shape),
-                            input_shape=input_shape, quantize=quantize,
+  # Quantized files get a one-channel convolution on the space-to-depth
+  # input: LiteRT's int8 depthwise kernel, which it would otherwise be, is
+  # slow (`space_to_depth`); float keeps the model's own graph (the
+  # rewritten one is no faster in float and a bigger file).
+  forward = fold.inference_fn(model, variables, input_shape,
+                              space_to_depth_convs=quantize != 'none')
+  return function_to_tflite(forward, input_shape=input_shape, quantize=quantize,
                             calibration_images=calibration_images,
                             sparse=sparse)
 

@@ -11,7 +11,9 @@ section 3.2):
 the layer computing ``x W' + b'`` (a bias is added even where the layer has
 none, as ResNet convolutions) and the BatchNorm becoming the identity. The
 pairs are found from the model itself (`quantization.fold_bn.find_pairs`);
-the module is not changed, its calls are intercepted.
+the module is not changed, its calls are intercepted. The same interceptor
+writes a convolution of one input channel on the space-to-depth input
+(`space_to_depth`) when asked, as quantized exports do.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
+from jaxcompress.export import space_to_depth
 from jaxcompress.quantization import apply as apply_lib
 from jaxcompress.quantization import fold_bn
 
@@ -62,8 +65,11 @@ def folded_layers(model: nn.Module, variables: Any,
 
 
 def inference_fn(model: nn.Module, variables: Any,
-                 input_shape: Sequence[int]) -> Callable:
-  """`x -> model.apply(variables, x, train=False)` with batch norm folded.
+                 input_shape: Sequence[int],
+                 space_to_depth_convs: bool = False) -> Callable:
+  """`x -> model.apply(variables, x, train=False)` with batch norm folded
+  and, if `space_to_depth_convs`, every convolution of one input channel
+  that `space_to_depth.applies` to written on the space-to-depth input.
 
   Raises:
     ValueError: if a BatchNorm does not follow a Dense or Conv directly
@@ -71,25 +77,35 @@ def inference_fn(model: nn.Module, variables: Any,
   """
   folded = folded_layers(model, variables, input_shape)
   identity = {bn for bn, _, _ in folded.values()}
+  s2d = lambda module, x: (space_to_depth_convs
+                           and space_to_depth.applies(module, x.shape))
 
   def interceptor(next_fun, args, kwargs, context):
     module = context.module
-    if context.method_name == '__call__':
-      name = '/'.join(module.path)
-      if name in identity:
-        return args[0]
-      if name in folded and isinstance(module, (nn.Dense, nn.Conv)):
-        if getattr(module, 'feature_group_count', 1) != 1:
-          raise ValueError(f'Cannot fold batch norm into {name!r}: grouped '
-                           'convolutions are not supported')
-        _, kernel, bias = folded[name]
-        return apply_lib.contract(module, args[0], jnp.asarray(kernel)) + bias
-    return next_fun(*args, **kwargs)
+    if context.method_name != '__call__':
+      return next_fun(*args, **kwargs)
+    name = '/'.join(module.path)
+    if name in identity:
+      return args[0]
+    if not isinstance(module, (nn.Dense, nn.Conv)):
+      return next_fun(*args, **kwargs)
+    x = args[0]
+    if name in folded:
+      if getattr(module, 'feature_group_count', 1) != 1:
+        raise ValueError(f'Cannot fold batch norm into {name!r}: grouped '
+                         'convolutions are not supported')
+      _, kernel, bias = folded[name]
+    elif s2d(module, x):
+      p = module.variables['params']
+      kernel, bias = p['kernel'], p.get('bias')
+    else:
+      return next_fun(*args, **kwargs)
+    if s2d(module, x):
+      return space_to_depth.conv(module, x, kernel, bias)
+    return apply_lib.contract(module, x, jnp.asarray(kernel)) + bias
 
   def forward(x):
     with nn.intercept_methods(interceptor):
       return model.apply(variables, x, train=False)
 
-  return forward if folded else (
-      lambda x: model.apply(variables, x, train=False))
-
+  return forward
