@@ -86,7 +86,7 @@ def main():
     x1 = ds.test_images[:1]
     for k in LOWERINGS:
       f = (fold.inference_fn(run.model, run.variables, shape,
-                             space_to_depth_convs=True)
+                             int8_lowering=True)
            if k == 'exported' else stage_fn(params, k))
       if k in (6, 'exported'):
         diff = float(jnp.max(jnp.abs(f(x8) - want)))

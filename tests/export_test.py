@@ -219,11 +219,55 @@ def test_shrunk_model_with_pixel_gather(shrunk_run, mnist):
   want = np.concatenate([np.asarray(f(x[i:i + 1])) for i in range(len(x))])
   np.testing.assert_allclose(export.predict(tflite, x), want, rtol=0,
                              atol=1e-5)
+  # Quantized files read every pixel: the gather becomes zero rows of fc1.
+  int8, _ = runs.export(run, 'int8', mnist)
+  assert 'GATHER' not in ' '.join(export.op_names(int8))
+  jax_top1 = np.asarray(f(x)).argmax(-1)
+  assert np.mean(export.predict(int8, x).argmax(-1) == jax_top1) >= 0.99
   cols = runs.edge_columns(shrunk_run, repeats=20)
   assert set(cols) == {'tflite_bytes', 'litert_int8_b1_ms'}
-  # int8 weights of 392*60 + 60*30 + 30*10 parameters, plus the graph.
-  assert 25_000 < cols['tflite_bytes'] < 40_000
+  # int8 weights of 784*60 + 60*30 + 30*10 parameters, plus the graph.
+  assert 49_000 < cols['tflite_bytes'] < 60_000
   assert cols['litert_int8_b1_ms'] > 0
+
+
+def test_gathered_mlp_integer_model_carries_into_zero_rows(mnist):
+  """An integer MLP that gathers its pixels, carried into the int8 file that
+  reads every pixel: fc1's codes land on the gathered rows, zeros elsewhere,
+  and the file computes the integer model's logits."""
+  from jaxcompress.quantization import apply as A
+  inputs = tuple(range(100, 700, 2))
+  model = models.MLP(features=(40, 20), inputs=inputs)
+  x = mnist.train_images[:256]
+  v = model.init(jax.random.key(0), x[:1])
+  rng = np.random.default_rng(0)   # trained biases are not zero
+  v = jax.tree_util.tree_map_with_path(
+      lambda p, a: (rng.normal(0, 0.1, a.shape).astype(np.float32)
+                    if p[-1].key == 'bias' else a), v)
+  spec = QuantSpec(8, axis=-1)
+  specs = A.weight_specs(v['params'], [('kernel', spec)])
+  layers = {n: A.LayerQuant(spec, s) for n, s in A.act_specs(
+      v['params'], [('kernel', QuantSpec(8, symmetric=False))]).items()}
+  layers = A.calibrate_layers(model.apply, v, x, layers)
+  im = integer.convert(model, v, specs, layers)
+  raw = export.to_tflite(model, im.float_variables(), input_shape=MNIST,
+                         quantize='int8', calibration_images=x)
+  tflite, report = carry.carry_integer_model(raw, im)
+  assert report['layers'] == ['fc1', 'fc2', 'fc3']
+  assert 'GATHER' not in ' '.join(export.op_names(tflite))
+  m = fb.read(tflite)
+  sg = m.subgraphs[0]
+  w = fb.data(m, sg.tensors[carry._kernel_ops(m, sg)['fc1'].inputs[1]],
+              np.int8)
+  codes = np.asarray(im.qweights['params/fc1/kernel'].codes())
+  assert w.shape == (40, 784)
+  np.testing.assert_array_equal(w[:, list(inputs)], codes.T)
+  assert not np.any(np.delete(w, list(inputs), axis=1))
+  xt = mnist.test_images[:200]
+  want = np.asarray(im(xt))
+  got = export.predict(tflite, xt)
+  assert np.mean(got.argmax(-1) == want.argmax(-1)) >= 0.99
+  assert np.max(np.abs(got - want)) < 0.05 * np.max(np.abs(want))
 
 
 def test_pruned_deep_compression_run_exports_its_decoded_model(tmp_path,

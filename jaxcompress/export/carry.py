@@ -56,16 +56,22 @@ def _kernel_layer(name: str) -> str | None:
   return None
 
 
-def _tflite_layout(op: str, codes: np.ndarray, shape: tuple[int, ...]
-                   ) -> tuple[np.ndarray, int, int]:
+def _tflite_layout(op: str, codes: np.ndarray, shape: tuple[int, ...],
+                   inputs=None) -> tuple[np.ndarray, int, int]:
   """Flax kernel codes in LiteRT's layout (the file's tensor has `shape`),
-  the per-channel axis, and how many times each Flax channel repeats."""
+  the per-channel axis, and how many times each Flax channel repeats.
+  `inputs`: the model's gathered input features (`models.MLP.inputs`)."""
   if (op == 'CONV_2D' and codes.ndim == 4 and codes.shape[2] == 1
       and shape != (codes.shape[3], *codes.shape[:3])):
     # Exported on the space-to-depth input: each channel's codes, laid out
     # four times (`space_to_depth.kernel`).
     return space_to_depth.kernel(codes).transpose(3, 0, 1, 2), 0, 4
   if op == 'FULLY_CONNECTED':
+    if inputs is not None and shape[1] != codes.shape[0]:
+      # The MLP's pixel gather exported as zero rows (`fold.ungathered`).
+      full = np.zeros((shape[1], codes.shape[1]), codes.dtype)
+      full[np.asarray(inputs)] = codes
+      codes = full
     return codes.T, 0, 1                            # (in, out) -> (out, in)
   if op == 'CONV_2D':
     return codes.transpose(3, 0, 1, 2), 0, 1        # HWIO -> OHWI
@@ -162,8 +168,10 @@ def carry_integer_model(tflite: bytes, im: IntegerModel
     op = ops[layer]
     name = fb.op_name(model, op)
     w_tensor = sg.tensors[op.inputs[1]]
-    codes, axis, reps = _tflite_layout(name, np.asarray(qt.codes(), np.int8),
-                                       tuple(int(d) for d in w_tensor.shape))
+    codes, axis, reps = _tflite_layout(
+        name, np.asarray(qt.codes(), np.int8),
+        tuple(int(d) for d in w_tensor.shape),
+        getattr(im.model, 'inputs', None) if layer == 'fc1' else None)
     old = fb.data(model, w_tensor, np.int8)
     try:
       fb.set_data(model, w_tensor, codes)

@@ -37,7 +37,10 @@ Quantized files write a convolution of one input channel (LeNet-5's conv1,
 a ResNet stem) as a CONV_2D of the 2x2 space-to-depth input
 (`space_to_depth`): the converter would emit it as a DEPTHWISE_CONV_2D with
 a channel multiplier, whose int8 kernel made LeNet-5's int8 file slower than
-its dynamic-range twin. Float files keep the model's own graph.
+its dynamic-range twin. A shrunk MLP's input-pixel gather becomes zero rows
+of fc1 (`fold.ungathered`): LiteRT runs GATHER_ND outside XNNPACK, and it
+cost the shrunk LeNet-300-100 more than the skipped pixels save (the file
+grows by the zero rows). Float files keep the model's own graph.
 
 The input is a batch of one NHWC image (edge inference is batch 1); the
 output is float32 logits in every mode.
@@ -111,12 +114,11 @@ def to_tflite(model: nn.Module, variables: Any, *,
   if 'params' not in variables:
     raise ValueError("variables have no 'params' collection")
   input_shape = tuple(int(d) for d in input_shape)
-  # Quantized files get a one-channel convolution on the space-to-depth
-  # input: LiteRT's int8 depthwise kernel, which it would otherwise be, is
-  # slow (`space_to_depth`); float keeps the model's own graph (the
-  # rewritten one is no faster in float and a bigger file).
+  # Quantized files get the lowerings LiteRT's int8 kernels run faster
+  # (`fold.inference_fn`); float keeps the model's own graph (the rewritten
+  # one is no faster in float and a bigger file).
   forward = fold.inference_fn(model, variables, input_shape,
-                              space_to_depth_convs=quantize != 'none')
+                              int8_lowering=quantize != 'none')
   return function_to_tflite(forward, input_shape=input_shape, quantize=quantize,
                             calibration_images=calibration_images,
                             sparse=sparse)

@@ -25,6 +25,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
+from jaxcompress import models
 from jaxcompress.export import space_to_depth
 from jaxcompress.quantization import apply as apply_lib
 from jaxcompress.quantization import fold_bn
@@ -64,20 +65,45 @@ def folded_layers(model: nn.Module, variables: Any,
   return out
 
 
+def ungathered(model: nn.Module, variables: Any, input_shape: Sequence[int]
+               ) -> tuple[nn.Module, Any]:
+  """An MLP that gathers its input pixels (`models.MLP.inputs`, a shrunk
+  model's) as the same MLP reading every pixel, fc1's kernel zero on the
+  rows it skipped; any other model as it is.
+
+  LiteRT runs the gather (GATHER_ND) outside XNNPACK, between two of its
+  partitions; a zero row costs one multiply-add per unit in the int8 kernel.
+  """
+  inputs = getattr(model, 'inputs', None)
+  if not isinstance(model, models.MLP) or inputs is None:
+    return model, variables
+  p = variables['params']
+  kernel = np.asarray(p['fc1']['kernel'])
+  full = np.zeros((int(np.prod(input_shape)), kernel.shape[1]), kernel.dtype)
+  full[np.asarray(inputs)] = kernel
+  params = {**p, 'fc1': {**p['fc1'], 'kernel': full}}
+  return model.clone(inputs=None), {**variables, 'params': params}
+
+
 def inference_fn(model: nn.Module, variables: Any,
                  input_shape: Sequence[int],
-                 space_to_depth_convs: bool = False) -> Callable:
-  """`x -> model.apply(variables, x, train=False)` with batch norm folded
-  and, if `space_to_depth_convs`, every convolution of one input channel
-  that `space_to_depth.applies` to written on the space-to-depth input.
+                 int8_lowering: bool = False) -> Callable:
+  """`x -> model.apply(variables, x, train=False)` with batch norm folded.
+
+  With `int8_lowering` (quantized exports), two lowerings that LiteRT's int8
+  kernels run faster than the model's own graph: a convolution of one input
+  channel on the space-to-depth input (`space_to_depth`), and an MLP's input
+  gather as zero rows of fc1 (`ungathered`).
 
   Raises:
     ValueError: if a BatchNorm does not follow a Dense or Conv directly
       (nothing to fold it into).
   """
+  if int8_lowering:
+    model, variables = ungathered(model, variables, input_shape)
   folded = folded_layers(model, variables, input_shape)
   identity = {bn for bn, _, _ in folded.values()}
-  s2d = lambda module, x: (space_to_depth_convs
+  s2d = lambda module, x: (int8_lowering
                            and space_to_depth.applies(module, x.shape))
 
   def interceptor(next_fun, args, kwargs, context):
