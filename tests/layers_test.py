@@ -170,6 +170,39 @@ def test_max_pool_2x2_forward_is_reduce_window_gradient_shares_ties():
   np.testing.assert_allclose(windows.sum(axis=(2, 4)), cot, rtol=1e-6)
 
 
+def test_lenet5_trains_bit_for_bit_as_with_reshape_and_max_pooling(
+    monkeypatch):
+  """Scanned SGD steps of LeNet-5 under the train options: the reduce-window
+  pooling gives the parameters the reshape-and-max pooling gave."""
+  import optax
+
+  from jaxcompress import models
+  model = models.LeNet5(features=(6, 8, 16))
+  x = jax.random.normal(jax.random.key(0), (4, 16, 28, 28, 1))
+  y = jax.random.randint(jax.random.key(1), (4, 16), 0, 10)
+  params = model.init(jax.random.key(2), x[0, :1])['params']
+  tx = optax.sgd(0.1, 0.9)
+
+  def train():
+    def step(carry, batch):
+      p, o = carry
+      loss = lambda p: optax.softmax_cross_entropy_with_integer_labels(
+          model.apply({'params': p}, batch[0]), batch[1]).mean()
+      u, o = tx.update(jax.grad(loss)(p), o, p)
+      return (optax.apply_updates(p, u), o), None
+    run = jax.jit(lambda c: jax.lax.scan(step, c, (x, y))[0][0],
+                  compiler_options=layers.train_compiler_options())
+    return run((params, tx.init(params)))
+
+  got = train()
+  monkeypatch.setattr(layers, 'max_pool_2x2', lambda v: v.reshape(
+      v.shape[0], v.shape[1] // 2, 2, v.shape[2] // 2, 2, v.shape[3]).max(
+          axis=(2, 4)))
+  want = train()
+  jax.tree.map(np.testing.assert_array_equal, got, want)
+  assert not np.array_equal(got['conv1']['kernel'], params['conv1']['kernel'])
+
+
 def _ynn_ops(text):
   """Opcodes inside the computations XLA:CPU hands to YNNPACK."""
   comps, cur = {}, None
