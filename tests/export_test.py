@@ -18,7 +18,7 @@ import pytest
 from conftest import REPO, tiny_config
 
 from jaxcompress import data, export, models, train
-from jaxcompress.export import carry, runs, space_to_depth
+from jaxcompress.export import carry, fold, runs, space_to_depth
 from jaxcompress.export import flatbuffer as fb
 from jaxcompress.quantization import integer
 from jaxcompress.quantization.quantizers import QuantSpec
@@ -231,20 +231,16 @@ def test_shrunk_model_with_pixel_gather(shrunk_run, mnist):
   assert cols['litert_int8_b1_ms'] > 0
 
 
-def test_gathered_mlp_integer_model_carries_into_zero_rows(mnist):
-  """An integer MLP that gathers its pixels, carried into the int8 file that
-  reads every pixel: fc1's codes land on the gathered rows, zeros elsewhere,
-  and the file computes the integer model's logits."""
+def _carried_integer_model(model, spec, x):
+  """(integer model, carried int8 file, carry report) of `model` with random
+  weights and biases, `spec` on every kernel, 8-bit affine inputs
+  calibrated on `x`."""
   from jaxcompress.quantization import apply as A
-  inputs = tuple(range(100, 700, 2))
-  model = models.MLP(features=(40, 20), inputs=inputs)
-  x = mnist.train_images[:256]
   v = model.init(jax.random.key(0), x[:1])
   rng = np.random.default_rng(0)   # trained biases are not zero
   v = jax.tree_util.tree_map_with_path(
       lambda p, a: (rng.normal(0, 0.1, a.shape).astype(np.float32)
                     if p[-1].key == 'bias' else a), v)
-  spec = QuantSpec(8, axis=-1)
   specs = A.weight_specs(v['params'], [('kernel', spec)])
   layers = {n: A.LayerQuant(spec, s) for n, s in A.act_specs(
       v['params'], [('kernel', QuantSpec(8, symmetric=False))]).items()}
@@ -253,6 +249,24 @@ def test_gathered_mlp_integer_model_carries_into_zero_rows(mnist):
   raw = export.to_tflite(model, im.float_variables(), input_shape=MNIST,
                          quantize='int8', calibration_images=x)
   tflite, report = carry.carry_integer_model(raw, im)
+  return im, tflite, report
+
+
+def _assert_computes_integer_model(im, tflite, x):
+  want = np.asarray(im(x))
+  got = export.predict(tflite, x)
+  assert np.mean(got.argmax(-1) == want.argmax(-1)) >= 0.99
+  return got
+
+
+def test_gathered_mlp_integer_model_carries_into_zero_rows(mnist):
+  """An integer MLP that gathers its pixels, carried into the int8 file that
+  reads every pixel: fc1's codes land on the gathered rows, zeros elsewhere,
+  and the file computes the integer model's logits."""
+  inputs = tuple(range(100, 700, 2))
+  model = models.MLP(features=(40, 20), inputs=inputs)
+  im, tflite, report = _carried_integer_model(
+      model, QuantSpec(8, axis=-1), mnist.train_images[:256])
   assert report['layers'] == ['fc1', 'fc2', 'fc3']
   assert 'GATHER' not in ' '.join(export.op_names(tflite))
   m = fb.read(tflite)
@@ -263,11 +277,41 @@ def test_gathered_mlp_integer_model_carries_into_zero_rows(mnist):
   assert w.shape == (40, 784)
   np.testing.assert_array_equal(w[:, list(inputs)], codes.T)
   assert not np.any(np.delete(w, list(inputs), axis=1))
-  xt = mnist.test_images[:200]
-  want = np.asarray(im(xt))
-  got = export.predict(tflite, xt)
-  assert np.mean(got.argmax(-1) == want.argmax(-1)) >= 0.99
-  assert np.max(np.abs(got - want)) < 0.05 * np.max(np.abs(want))
+  got = _assert_computes_integer_model(im, tflite, mnist.test_images[:200])
+  assert np.max(np.abs(got - im(mnist.test_images[:200]))) < 0.05 * np.max(
+      np.abs(got))
+
+
+@pytest.mark.parametrize('axis', [None, -1])
+def test_space_to_depth_conv_carries_per_tensor_and_per_channel(axis, mnist):
+  """conv1 of one input channel, carried onto the space-to-depth CONV_2D:
+  its scale (one, or one per channel repeated for the four positions) and
+  bias grid, and the file computes the integer model's logits."""
+  model = models.LeNet5(features=(6, 8, 16))
+  im, tflite, report = _carried_integer_model(
+      model, QuantSpec(8, axis=axis), mnist.train_images[:256])
+  assert report['layers'] == ['conv1', 'conv2', 'fc1', 'fc2']
+  m = fb.read(tflite)
+  sg = m.subgraphs[0]
+  op = carry._kernel_ops(m, sg)['conv1']
+  assert tuple(sg.tensors[op.inputs[1]].shape) == (24, 3, 3, 4)
+  scale, _ = fb.quantization(sg.tensors[op.inputs[1]])
+  want = np.asarray(im.qweights['params/conv1/kernel'].scale).reshape(-1)
+  np.testing.assert_array_equal(scale, np.full(24, want[0]) if axis is None
+                                else np.tile(want, 4))
+  x = mnist.test_images[:200]
+  got = _assert_computes_integer_model(im, tflite, x)
+  # The same integer products as conv1 exported in the model's own graph
+  # (a DEPTHWISE_CONV_2D), carried onto the same grid: the same int8 logits
+  # (the two files' output scales, calibrated apart, differ in the last
+  # float bits; one code apart would be 1e-2 away).
+  depthwise = export.function_to_tflite(
+      fold.inference_fn(model, im.float_variables(), MNIST), input_shape=MNIST,
+      quantize='int8', calibration_images=mnist.train_images[:256])
+  assert 'DEPTHWISE_CONV_2D' in export.op_names(depthwise)
+  depthwise, _ = carry.carry_integer_model(depthwise, im)
+  np.testing.assert_allclose(got, export.predict(depthwise, x), rtol=0,
+                             atol=1e-5)
 
 
 def test_pruned_deep_compression_run_exports_its_decoded_model(tmp_path,

@@ -178,8 +178,12 @@ def carry_integer_model(tflite: bytes, im: IntegerModel
     except ValueError as e:
       raise ValueError(f'Layer {layer!r}: {e}') from None
     report['weight_codes_changed'][layer] = float(np.mean(old != codes))
+    # One scale per output channel of the file's kernel: a per-channel grid
+    # repeated `reps` times, a per-tensor one for every channel (XNNPACK
+    # refuses a per-tensor scale on the converter's per-channel tensor).
     s_w = np.asarray(qt.scale, np.float32).reshape(-1)
-    s_w = np.tile(s_w, reps) if s_w.size > 1 else s_w   # per channel: repeat
+    n_out = codes.shape[axis]
+    s_w = np.tile(s_w, reps) if s_w.size > 1 else np.full(n_out, s_w[0])
     fb.set_quantization(w_tensor, s_w, np.zeros_like(s_w, np.int64), axis)
 
     x_tensor = op.inputs[0]
