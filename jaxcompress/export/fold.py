@@ -11,9 +11,10 @@ section 3.2):
 the layer computing ``x W' + b'`` (a bias is added even where the layer has
 none, as ResNet convolutions) and the BatchNorm becoming the identity. The
 pairs are found from the model itself (`quantization.fold_bn.find_pairs`);
-the module is not changed, its calls are intercepted. The same interceptor
-writes a convolution of one input channel on the space-to-depth input
-(`space_to_depth`) when asked, as quantized exports do.
+the module is not changed, its calls are intercepted. For quantized
+exports the same interceptor writes a convolution of one input channel on
+the space-to-depth input (`space_to_depth`), and a shrunk MLP's input gather
+becomes zero rows of fc1 (`ungathered`).
 """
 
 from __future__ import annotations
@@ -103,8 +104,6 @@ def inference_fn(model: nn.Module, variables: Any,
     model, variables = ungathered(model, variables, input_shape)
   folded = folded_layers(model, variables, input_shape)
   identity = {bn for bn, _, _ in folded.values()}
-  s2d = lambda module, x: (int8_lowering
-                           and space_to_depth.applies(module, x.shape))
 
   def interceptor(next_fun, args, kwargs, context):
     module = context.module
@@ -116,17 +115,18 @@ def inference_fn(model: nn.Module, variables: Any,
     if not isinstance(module, (nn.Dense, nn.Conv)):
       return next_fun(*args, **kwargs)
     x = args[0]
+    s2d = int8_lowering and space_to_depth.applies(module, x.shape)
     if name in folded:
       if getattr(module, 'feature_group_count', 1) != 1:
         raise ValueError(f'Cannot fold batch norm into {name!r}: grouped '
                          'convolutions are not supported')
       _, kernel, bias = folded[name]
-    elif s2d(module, x):
+    elif s2d:
       p = module.variables['params']
       kernel, bias = p['kernel'], p.get('bias')
     else:
       return next_fun(*args, **kwargs)
-    if s2d(module, x):
+    if s2d:
       return space_to_depth.conv(module, x, kernel, bias)
     return apply_lib.contract(module, x, jnp.asarray(kernel)) + bias
 
