@@ -9,7 +9,10 @@ uses: experiments/configs/auto_baseline.py), so a baseline trains once per
 seed. The table gives the final model's test error (the file decoded, or
 the shrunk model; median over seeds, each listed), its bytes and ratio to
 the float32 model.msgpack (bytes budgets) or its FLOPs ratio (FLOPs
-budgets), the median seed's plan, and the wall time per run.
+budgets), the median seed's plan, and the wall time per run. Latency
+budgets get a second table: the trained model's LiteRT file timed beside
+the dense one (batch 1, one thread), its speed-up per seed, the median
+seed's predicted and measured ms and the plans measured before one fit.
 """
 
 import importlib
@@ -45,6 +48,8 @@ ROWS = {  # config module: the published row it is set beside
     'auto_mlp128_bytes_32x': 'compare.py combined row: 2.41% at 12,146 '
                              'bytes',
     'auto_mlp128_flops_4x': '-',
+    'auto_lenet300_latency_3x': 'auto_lenet300_flops_10x (FLOPs budget)',
+    'auto_lenet5_latency_3x': '-',
 }
 
 flags.DEFINE_string('seeds', '0,1,2', 'comma-separated seeds')
@@ -62,6 +67,7 @@ def main(argv):
         'per seed) | bytes | x smaller (file) | x fewer FLOPs | plan '
         '(median seed) | wall s / run |')
   print('|---|---|---|---|---|---|---|---|---|---|')
+  latency = []
   for name in FLAGS.rows.split(','):
     config = importlib.import_module(f'configs.{name}').get_config()
     model = config.model
@@ -85,6 +91,29 @@ def main(argv):
           f"{per_seed([r['test_error'] for r in res])} | {nbytes:,} | "
           f"{med['float_file_bytes'] / nbytes:.1f}x | {flops:.1f}x | {plan} "
           f"| {wall:.0f} |")
+    if kind == 'latency':
+      latency.append((name, res, med, plan))
+  if latency:
+    _latency_table(latency)
+
+
+def _latency_table(rows) -> None:
+  print()
+  print('| config | budget | seeds | test error (median; per seed) | x faster '
+        'file, measured (median; per seed) | within budget | predicted ms '
+        '| measured ms | dense ms | plans measured | plan (median seed) |')
+  print('|---|---|---|---|---|---|---|---|---|---|---|')
+  for name, res, med, plan in rows:
+    speed = [r['speedup'] for r in res]
+    tried = med['latency']['plans_measured']
+    print(f"| {name} | {med['config']['auto']['budget_ratio']:g}x faster | "
+          f"{len(res)} | {per_seed([r['test_error'] for r in res])} | "
+          f"{statistics.median(speed):.2f}x "
+          f"({', '.join(f'{v:.2f}x' for v in speed)}) | "
+          f"{sum(r['within_budget'] for r in res)}/{len(res)} | "
+          f"{med['predicted_latency_ms']:.4f} | "
+          f"{med['latency_ms_file']:.4f} | {med['dense_latency_ms']:.4f} | "
+          f"{len(tried)} | {plan} |")
 
 
 if __name__ == '__main__':

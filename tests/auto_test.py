@@ -217,6 +217,112 @@ def test_flops_model_matches_the_shrunk_model():
   assert fm(widths) == metrics.summarize(small, small_vars, x)['flops_dense']
 
 
+# ---------------------------------------------------------------- latency ---
+
+_MLP_FLOPS = auto.FlopsModel(
+    (('fc1', 784.0, None, 'fc1'), ('fc2', 1.0, 'fc1', 'fc2'),
+     ('fc3', 10.0, 'fc2', None)), {'fc1': 300, 'fc2': 100})
+_SLOPES = (1e-8, 5e-8, 2e-7)   # ms per FLOP of fc1, fc2, fc3
+
+
+def _true_ms(w):
+  return 0.003 + sum(s * f for s, f in zip(_SLOPES,
+                                           _MLP_FLOPS.per_layer(w)))
+
+
+def test_sample_widths_start_dense_then_uniform_then_distinct():
+  sizes = {'fc1': 300, 'fc2': 100}
+  w = auto.sample_widths(sizes, (1.0, 0.5, 0.1), 7)
+  assert w[:3] == [sizes, {'fc1': 150, 'fc2': 50}, {'fc1': 30, 'fc2': 10}]
+  assert len(w) == 7
+  assert len({tuple(x.values()) for x in w}) == 7
+  assert all(x['fc1'] in (300, 150, 30) and x['fc2'] in (100, 50, 10)
+             for x in w)
+
+
+def test_latency_model_recovers_per_layer_slopes():
+  widths = auto.sample_widths(_MLP_FLOPS.sizes, (1.0, 0.6, 0.3, 0.1), 10)
+  m = auto.LatencyModel.fit(_MLP_FLOPS, widths, [_true_ms(w) for w in widths])
+  np.testing.assert_allclose(m.intercept, 0.003, rtol=1e-6)
+  np.testing.assert_allclose(m.slopes, _SLOPES, rtol=1e-6)
+  # Arrays of widths broadcast, as the exhaustive search calls it.
+  grid = {'fc1': np.array([300, 30]), 'fc2': np.array([100, 10])}
+  np.testing.assert_allclose(
+      m(grid), [_true_ms({'fc1': 300, 'fc2': 100}),
+                _true_ms({'fc1': 30, 'fc2': 10})], rtol=1e-6)
+  assert auto.make_plan(
+      Table('flops', ('fc1', 'fc2'), ((Option(width=300),),
+                                      (Option(width=100),)),
+            ((0.0,), (0.0,)), (), 0.1, 0.0, (300, 100)),
+      1.0, cost_model=m).kind == 'latency'
+
+
+def test_latency_model_finds_the_tile_its_kernels_step_by():
+  def tiled_ms(w):   # every width costs what a multiple of 16 costs
+    return _true_ms({g: -(-v // 16) * 16 for g, v in w.items()})
+
+  widths = auto.sample_widths(_MLP_FLOPS.sizes, (1.0, 0.6, 0.3, 0.2, 0.1,
+                                                 0.05), 14)
+  m = auto.LatencyModel.fit(_MLP_FLOPS, widths, [tiled_ms(w) for w in widths])
+  assert m.granule == 16
+  np.testing.assert_allclose(m.slopes, _SLOPES, rtol=1e-6)
+  # 33 units cost what 48 cost, not what 32 cost.
+  assert m({'fc1': 300, 'fc2': 33}) == pytest.approx(
+      _true_ms({'fc1': 304, 'fc2': 48}))
+  assert m({'fc1': 300, 'fc2': 33}) > m({'fc1': 300, 'fc2': 32})
+
+
+def test_latency_model_needs_one_more_measurement_than_layers():
+  widths = auto.sample_widths(_MLP_FLOPS.sizes, (1.0, 0.5, 0.1), 3)
+  with pytest.raises(ValueError, match='at least 4 measurements, got 3'):
+    auto.LatencyModel.fit(_MLP_FLOPS, widths, [1.0] * 3)
+
+
+def _widths_table():
+  opts = tuple(Option(width=w) for w in (300, 150, 60, 30))
+  opts2 = tuple(Option(width=w) for w in (100, 50, 20, 10))
+  # fc1 is the more sensitive group.
+  return Table('flops', ('fc1', 'fc2'), (opts, opts2),
+               ((0.0, 0.05, 0.2, 0.6), (0.0, 0.01, 0.03, 0.1)), (), 0.1, 0.0,
+               (300, 100))
+
+
+def test_plan_by_measurement_replans_until_a_plan_measures_within_budget():
+  widths = auto.sample_widths(_MLP_FLOPS.sizes, (1.0, 0.5, 0.2, 0.1), 8)
+  model = auto.LatencyModel.fit(_MLP_FLOPS, widths,
+                                [_true_ms(w) for w in widths])
+  budget = _true_ms({'fc1': 150, 'fc2': 50}) * 1.001
+  first = auto.make_plan(_widths_table(), budget, cost_model=model).widths()
+  assert first == {'fc1': 150, 'fc2': 50}
+  calls = []
+
+  def measure(w):   # the model's best plan runs slower than predicted
+    calls.append(dict(w))
+    return _true_ms(w) * (2.0 if w == first else 1.0)
+
+  plan, _, tried = auto.plan_by_measurement(
+      _widths_table(), budget, model, measure,
+      samples=list(zip(widths, [_true_ms(w) for w in widths])))
+  assert calls[0] == first and len(tried) == 2
+  assert tried[0]['measured_ms'] > budget >= tried[1]['measured_ms']
+  assert plan.widths() == calls[1] != first
+  # The next-best plan by predicted loss among those that fit.
+  assert plan.widths() == {'fc1': 150, 'fc2': 20}
+  assert plan.kind == 'latency'
+  assert plan.predicted_cost == pytest.approx(tried[1]['predicted_ms'])
+
+
+def test_plan_by_measurement_gives_up_naming_what_it_measured():
+  widths = auto.sample_widths(_MLP_FLOPS.sizes, (1.0, 0.5, 0.2, 0.1), 8)
+  model = auto.LatencyModel.fit(_MLP_FLOPS, widths,
+                                [_true_ms(w) for w in widths])
+  budget = _true_ms({'fc1': 150, 'fc2': 50}) * 1.001
+  with pytest.raises(auto.InfeasibleBudget,
+                     match='3 plans were measured over the latency budget'):
+    auto.plan_by_measurement(_widths_table(), budget, model,
+                             lambda w: 10.0, max_tries=3)
+
+
 # ---------------------------------------------------------------- section ---
 
 
@@ -230,6 +336,9 @@ def test_flops_model_matches_the_shrunk_model():
     ({'widths': (0.0,)}, r'widths must lie in \(0.0, 1.0\]'),
     ({'layers': '('}, 'not a valid regex'),
     ({'budgett': 'bytes'}, 'did you mean auto.budget'),
+    ({'latency_quantize': 'fp16'}, "auto latency_quantize"),
+    ({'latency_samples': 0}, 'latency_samples must be a positive integer'),
+    ({'latency_margin': 1.0}, r'latency_margin must lie in \[0.0, 1.0\)'),
 ])
 def test_bad_section_is_named_at_parse(fields, words):
   c = _auto_config(**fields)
@@ -365,6 +474,35 @@ def test_flops_budget_plans_widths_and_shrinks(baseline, tmp_path):
   # The shrunk model computes exactly the FLOPs the plan predicted.
   assert r['flops_dense'] == r['predicted_flops'] <= r['budget_flops']
   assert r['within_budget'] and r['flops_ratio'] >= 4.0
+
+
+def test_latency_budget_plans_widths_on_measured_files(baseline, tmp_path):
+  c = _auto_config(baseline_workdir=baseline, budget='latency',
+                   budget_ratio=1.5, widths=(1.0, 0.5, 0.25, 0.1),
+                   shrunk_epochs=1.0, latency_samples=6)
+  _, r = pipelines.run(c, str(tmp_path / 'latency'))
+  plan = r['plan']
+  assert plan['kind'] == 'latency' and plan['layers'][0]['layer'] == 'fc1'
+  width = plan['layers'][0]['option']['width']
+  assert width < 128
+  assert r['shrunk_model_kwargs']['features'] == (width,)
+  assert r['budget_ms'] == pytest.approx(r['dense_latency_ms'] / 1.5)
+  lat = r['latency']
+  # The model was fitted to measured files, the dense one first: one group
+  # of 4 widths has only 4 distinct files of the 6 asked for.
+  assert [f['widths']['fc1'] for f in lat['fit']] == [128, 64, 32, 13]
+  assert set(lat['model']['ms_per_mflop']) == {'fc1', 'fc2'}
+  # The plan trained is the last one measured, and it measured within the
+  # budget; the trained model's own file is timed and judged by it.
+  assert lat['plans_measured'][-1]['widths'] == {'fc1': width}
+  assert lat['plans_measured'][-1]['measured_ms'] <= r['budget_ms'] * 0.95
+  assert r['plan']['budget'] == pytest.approx(r['budget_ms'] * 0.95)
+  assert r['predicted_latency_ms'] == pytest.approx(
+      lat['plans_measured'][-1]['predicted_ms'])
+  assert r['within_budget'] == (r['latency_ms_file'] <= r['budget_ms'])
+  assert r['speedup'] == pytest.approx(
+      r['dense_latency_ms'] / r['latency_ms_file'])
+  assert r['predicted_flops'] == r['flops_dense'] < r['dense_flops']
 
 
 def test_a_file_over_budget_is_pruned_further_and_retrained(

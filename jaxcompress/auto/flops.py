@@ -59,15 +59,22 @@ class FlopsModel:
       layers.append((path, dense / denom, gin, gout))
     return cls(tuple(layers), sizes)
 
-  def __call__(self, widths: Mapping[str, Any]) -> Any:
-    """FLOPs per example; `widths` maps groups to counts (or arrays of them,
-    broadcast together); groups it leaves out keep their dense size."""
-    total = 0.0
+  kind = 'flops'   # what a plan over this cost is budgeted in
+
+  def per_layer(self, widths: Mapping[str, Any]) -> list[Any]:
+    """Each layer's FLOPs per example, in `layers` order; `widths` maps
+    groups to counts (or arrays of them, broadcast together); groups it
+    leaves out keep their dense size."""
+    out = []
     for _, factor, gin, gout in self.layers:
       w_in = widths.get(gin, self.sizes[gin]) if gin else 1
       w_out = widths.get(gout, self.sizes[gout]) if gout else 1
-      total = total + 2.0 * factor * np.asarray(w_in, np.float64) * w_out
-    return total
+      out.append(2.0 * factor * np.asarray(w_in, np.float64) * w_out)
+    return out
+
+  def __call__(self, widths: Mapping[str, Any]) -> Any:
+    """FLOPs per example of `widths` (as `per_layer`), summed."""
+    return sum(self.per_layer(widths), 0.0)
 
   def dense(self) -> float:
     return float(self({}))

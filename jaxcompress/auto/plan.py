@@ -11,7 +11,11 @@ into a `Plan`:
 * FLOPs budget ('flops' table): a kept width per channel group, chosen by
   exhaustive search over the widths with the FLOPs model
   (`allocate.exhaustive`, `flops.FlopsModel`); the plan is trained with
-  structured pruning and the model physically shrunk.
+  structured pruning and the model physically shrunk;
+* latency budget (the same widths table): as FLOPs, with a latency model
+  fitted to measured batch-1 latencies in place of the FLOPs model
+  (`latency.LatencyModel`; `latency.plan_by_measurement` measures the plan
+  it picks).
 
 With ``allocation='uniform'`` every layer takes the same option (the
 baseline allocation). The plan converts itself into the `(regex, value)`
@@ -24,13 +28,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
 import numpy as np
 
 from jaxcompress.auto import allocate
-from jaxcompress.auto.flops import FlopsModel
 from jaxcompress.auto.sensitivity import compress_kernel, file_bits
 from jaxcompress.auto.table import Option, Table
 from jaxcompress.rules import named_leaves
@@ -61,13 +65,14 @@ class Plan:
   """Per-layer options under a budget (see the module docstring).
 
   Attributes:
-    kind: 'bytes' or 'flops'.
+    kind: 'bytes', 'flops' or 'latency'.
     allocation: 'auto' (least predicted loss) or 'uniform'.
-    budget: bytes of the file, or FLOPs per example.
+    budget: bytes of the file, FLOPs per example, or batch-1 ms.
     layers: the choice for every layer.
     base_loss: validation loss of the trained model.
     predicted_loss: base_loss plus every layer's delta.
-    predicted_cost: the plan's bytes (with the rest of the file) or FLOPs.
+    predicted_cost: the plan's bytes (with the rest of the file), FLOPs
+      or ms.
     symmetric: symmetric or affine quantization grids ('bytes' plans).
     distill: fine-tune with distillation from the uncompressed model.
   """
@@ -141,20 +146,23 @@ class Plan:
 
 
 def make_plan(table: Table, budget: float, allocation: str = 'auto', *,
-              flops: FlopsModel | None = None, symmetric: bool = False,
-              distill: bool = True) -> Plan:
+              cost_model: Callable[[Mapping[str, Any]], Any] | None = None,
+              symmetric: bool = False, distill: bool = True) -> Plan:
   """The plan of least predicted loss within `budget`.
 
   Args:
     table: the measured table.
-    budget: file bytes ('bytes' table) or FLOPs per example ('flops').
+    budget: file bytes ('bytes' table), or FLOPs per example or batch-1
+      ms of a widths table, in the cost model's unit.
     allocation: 'auto' (exact search over every layer's options) or
       'uniform' (one option shared by every layer).
-    flops: the FLOPs model ('flops' tables).
+    cost_model: a widths table's cost of the groups' widths (a
+      `FlopsModel` or a `latency.LatencyModel`; the plan's kind is its
+      `kind`, 'flops' or 'latency').
     symmetric, distill: recorded in the plan (how it trains).
 
   Raises:
-    ValueError: an unknown allocation, a 'flops' table without its model.
+    ValueError: an unknown allocation, a widths table without its model.
     allocate.InfeasibleBudget: no plan fits the budget.
   """
   if allocation not in ALLOCATIONS:
@@ -177,12 +185,14 @@ def make_plan(table: Table, budget: float, allocation: str = 'auto', *,
           delta, lambda ch: sum(c[o] for c, o in zip(table.cost, ch)), room)
     cost = table.fixed_cost + sum(c[o] for c, o in zip(table.cost, idx))
   else:
-    if flops is None:
-      raise ValueError("a 'flops' table needs its FlopsModel")
+    if cost_model is None:
+      raise ValueError('a widths table needs its cost model (FLOPs or '
+                       'latency)')
     widths = [np.array([o.width for o in opts]) for opts in table.options]
 
     def cost_fn(ch):
-      return flops({g: w[i] for g, w, i in zip(table.layers, widths, ch)})
+      return cost_model({g: w[i] for g, w, i in zip(table.layers, widths,
+                                                      ch)})
 
     if allocation == 'auto':
       idx, _, cost = allocate.exhaustive(delta, cost_fn, budget)
@@ -193,6 +203,8 @@ def make_plan(table: Table, budget: float, allocation: str = 'auto', *,
       LayerChoice(name, table.options[i][o], table.sizes[i], delta[i][o],
                   table.cost[i][o] if table.cost else None)
       for i, (name, o) in enumerate(zip(table.layers, idx)))
-  return Plan(table.kind, allocation, float(budget), layers, table.base_loss,
+  kind = (table.kind if table.kind == 'bytes'
+          else getattr(cost_model, 'kind', table.kind))
+  return Plan(kind, allocation, float(budget), layers, table.base_loss,
               table.base_loss + sum(c.predicted_delta_loss for c in layers),
               float(cost), symmetric, distill)

@@ -16,8 +16,12 @@ Stages (the `auto` section, `jaxcompress.plugins.auto`):
        bytes: gradual magnitude pruning to each kernel's sparsity (cubic
          schedule) + quantization-aware training on each kernel's grid
          (per-tensor, zeros kept) -> stage 'finetune';
-       flops: structured pruning to each group's width, then the model is
-         physically shrunk and trained alone -> stages 'structured/...';
+       flops, latency: structured pruning to each group's width, then the
+         model is physically shrunk and trained alone -> stages
+         'structured/...'; a latency plan is planned on a latency model
+         fitted to LiteRT files of sampled widths and measured before it
+         trains (`jaxcompress.auto.latency`), and the trained model's file
+         is timed beside the dense model's;
   5. write and report: bytes plans write model.deepcompressed (weight
      sharing with 2^bits clusters, which holds the trained grid exactly,
      sparse index gaps, LZMA), trimmed to the budget if fine-tuning made
@@ -39,6 +43,8 @@ import numpy as np
 
 from jaxcompress import auto, files, metrics, models, saved_runs, structured
 from jaxcompress import deep_compression as dc
+from jaxcompress.export import convert
+from jaxcompress.export import widths as export_widths
 from jaxcompress.pipelines import auto_stages, shrink
 from jaxcompress.pipelines import stage as stage_lib
 from jaxcompress.plugins import registry
@@ -229,6 +235,7 @@ def _bytes(parsed, *, pipe, sec, model, variables, val, test, ds, base_dir):
 
 
 def _flops(parsed, *, pipe, sec, model, variables, val, test, ds, base_dir):
+  """A widths plan: a FLOPs or a latency budget."""
   del test
   s = parsed.settings
   shape = tuple(ds.train_images.shape[1:])
@@ -239,14 +246,25 @@ def _flops(parsed, *, pipe, sec, model, variables, val, test, ds, base_dir):
                      f'of {s.model}; groups are {graph.names()}')
   fm = auto.FlopsModel.from_model(model, variables, graph,
                                   ds.train_images[:1])
+  timer = (export_widths.WidthTimer(
+      model, variables, graph, ds.train_images[:1],
+      quantize=sec.latency_quantize,
+      calibration_images=_calibration(sec, ds))
+      if sec.budget == 'latency' else None)
   table = auto_stages.measured_table(
       parsed, pipe.workdir, variables, [groups],
       lambda: auto.measure_widths(graph, variables, lambda v: val(v)['loss'],
                                   groups, sec.widths, log=_log), _log)
-  budget = sec.budget_value or fm.dense() / sec.budget_ratio
-  plan = auto.make_plan(table, budget, sec.allocation, flops=fm,
-                        distill=sec.distill)
-  _log(f'auto: plan for {budget:,.0f} FLOPs: ' + '; '.join(
+  if timer is None:
+    budget = sec.budget_value or fm.dense() / sec.budget_ratio
+    plan = auto.make_plan(table, budget, sec.allocation, cost_model=fm,
+                          distill=sec.distill)
+    unit = 'FLOPs'
+  else:
+    budget = sec.budget_value or timer.dense_ms / sec.budget_ratio
+    plan, latency = _latency_plan(sec, table, fm, timer, groups, budget)
+    unit = 'ms'
+  _log(f'auto: plan for {budget:,.4g} {unit}: ' + '; '.join(
       f'{c.layer} {c.option.describe()}' for c in plan.layers))
   one_shot = val(auto.mask_widths(graph, variables, plan.widths()))
 
@@ -258,17 +276,57 @@ def _flops(parsed, *, pipe, sec, model, variables, val, test, ds, base_dir):
   small_vars = (state.variables() if state is not None else
                 saved_runs.load_run(os.path.join(
                     pipe.workdir, 'structured', 'finetune'))[1])
-  after = val(jax.device_get(small_vars), small.apply)
+  small_vars = jax.device_get(small_vars)
+  after = val(small_vars, small.apply)
   results = {k: v for k, v in r.items()
              if k not in ('config', 'history', 'layers')}
   results.update(
-      plan=plan.to_json(), budget_flops=budget,
-      predicted_flops=plan.predicted_cost, dense_flops=fm.dense(),
-      within_budget=r['flops_dense'] <= budget,
-      flops_ratio=fm.dense() / r['flops_dense'],
-      predicted_val_loss=plan.predicted_loss,
+      plan=plan.to_json(), predicted_val_loss=plan.predicted_loss,
       one_shot_val_loss=one_shot['loss'], one_shot_val_error=one_shot['error'],
-      val_loss=after['loss'], val_error=after['error'])
-  _log(f'auto: {r["flops_dense"]:,} FLOPs ({results["flops_ratio"]:.1f}x '
-       f'fewer), test error {r["test_error"]:.2%}')
+      val_loss=after['loss'], val_error=after['error'],
+      predicted_flops=fm(plan.widths()), dense_flops=fm.dense(),
+      flops_ratio=fm.dense() / r['flops_dense'])
+  if timer is None:
+    results.update(budget_flops=budget,
+                   within_budget=r['flops_dense'] <= budget)
+    _log(f'auto: {r["flops_dense"]:,} FLOPs ({results["flops_ratio"]:.1f}x '
+         f'fewer), test error {r["test_error"]:.2%}')
+    return state, results
+  # The trained shrunk model's own file, timed beside the dense one.
+  final = convert.to_tflite(small, small_vars, input_shape=shape,
+                            quantize=sec.latency_quantize,
+                            calibration_images=_calibration(sec, ds))
+  ms = timer.relative([final])[0]
+  results.update(
+      budget_ms=budget, latency_quantize=sec.latency_quantize,
+      predicted_latency_ms=plan.predicted_cost, latency_ms_file=ms,
+      dense_latency_ms=timer.dense_ms, speedup=timer.dense_ms / ms,
+      within_budget=ms <= budget, latency=latency)
+  _log(f'auto: {ms:.4f} ms a call ({results["speedup"]:.2f}x faster than '
+       f'the dense file), test error {r["test_error"]:.2%}')
   return state, results
+
+
+def _calibration(sec, ds):
+  return ds.train_images[:256] if sec.latency_quantize == 'int8' else None
+
+
+def _latency_plan(sec, table, fm, timer, groups, budget):
+  """The latency model fitted to sampled widths, and the plan measured
+  within `budget` (`auto.plan_by_measurement`)."""
+  sizes = {g: fm.sizes[g] for g in groups}
+  widths = auto.sample_widths(sizes, sec.widths, sec.latency_samples)
+  ms = timer.many(widths)
+  model = auto.LatencyModel.fit(fm, widths, ms)
+  _log(f'auto: latency model fitted to {len(ms)} files: dense '
+       f'{timer.dense_ms:.4f} ms, intercept {model.intercept:.4f} ms')
+  # Plans must measure `latency_margin` under the budget (plugins/auto.py).
+  plan, model, tried = auto.plan_by_measurement(
+      table, budget * (1.0 - sec.latency_margin), model, timer,
+      allocation=sec.allocation,
+      distill=sec.distill, samples=list(zip(widths, ms)),
+      max_tries=sec.latency_tries, log=_log)
+  fit = [{'widths': w, 'measured_ms': m, 'predicted_ms': float(model(w))}
+         for w, m in zip(widths, ms)]
+  return plan, {'model': model.to_json(), 'fit': fit,
+                'plans_measured': tried, 'margin': sec.latency_margin}

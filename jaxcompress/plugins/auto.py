@@ -10,12 +10,16 @@ compressed model.
 Fields (`AutoSection`):
 
   budget: 'bytes' (file bytes: unstructured sparsity, low bits, weight
-    sharing and entropy coding) or 'flops' (FLOPs per example: kept widths,
-    the model physically shrunk).
-  budget_value: the budget in bytes or FLOPs; or else
+    sharing and entropy coding), 'flops' (FLOPs per example: kept widths,
+    the model physically shrunk) or 'latency' (ms of one batch-1 call of
+    the exported LiteRT file on one thread: kept widths, planned on a
+    latency model fitted to measured files, the plan measured before it
+    trains; `jaxcompress.auto.latency`).
+  budget_value: the budget in bytes, FLOPs or ms; or else
   budget_ratio: the budget as "x smaller" than the baseline's float32
-    model.msgpack ('bytes') or its dense FLOPs ('flops'). The `auto`
-    pipeline needs exactly one of the two > 0.
+    model.msgpack ('bytes'), its dense FLOPs ('flops'), or as "x faster"
+    than the baseline's own file ('latency'). The `auto` pipeline needs
+    exactly one of the two > 0.
   allocation: 'auto' (exact search over per-layer options) or 'uniform'
     (the baseline allocation: one bit width of `bits` and one sparsity for
     every layer, the sparsity filling the budget; `sparsities` unused).
@@ -49,7 +53,19 @@ Fields (`AutoSection`):
     plan predicted and the file exceeds the budget, the costliest kernel is
     pruned further (by magnitude) and the model retrained this long before
     the file is written again ('bytes' plans; 0: trim without retraining).
-  shrunk_epochs: epochs of the shrunk model alone ('flops' plans).
+  shrunk_epochs: epochs of the shrunk model alone ('flops' and 'latency'
+    plans).
+  latency_quantize: the LiteRT file a 'latency' budget is for: 'none'
+    (float), 'dynamic' or 'int8' (`jaxcompress.export.to_tflite`; int8
+    calibrates on training images).
+  latency_samples: widths measured to fit the latency model (at least
+    one more than the model's Dense/Conv layers).
+  latency_tries: plans measured over the budget before the budget is
+    declared infeasible.
+  latency_margin: a plan must measure this fraction under the budget
+    (files of the same widths measured in other loops, and the trained
+    model's file, vary by a few percent on a shared machine; the trained
+    file is judged against the budget itself).
 """
 
 from __future__ import annotations
@@ -59,7 +75,8 @@ import dataclasses
 from jaxcompress.auto import ALLOCATIONS
 from jaxcompress.plugins import sections as S
 
-BUDGETS = ('bytes', 'flops')
+BUDGETS = ('bytes', 'flops', 'latency')
+LATENCY_FILES = ('none', 'dynamic', 'int8')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,11 +105,23 @@ class AutoSection:
   prune_end: float = 0.5
   fit_epochs: float = 2.0
   shrunk_epochs: float = 2.0
+  latency_quantize: str = 'none'
+  latency_samples: int = 12
+  latency_tries: int = 8
+  latency_margin: float = 0.05
 
   def __post_init__(self):
     S.check_choice(self.budget, BUDGETS, 'auto budget')
     S.check_choice(self.allocation, ALLOCATIONS, 'auto allocation')
     S.check_choice(self.quantizer, ('minmax', 'lsq'), 'auto quantizer')
+    S.check_choice(self.latency_quantize, LATENCY_FILES,
+                   'auto latency_quantize')
+    for name in ('latency_samples', 'latency_tries'):
+      v = getattr(self, name)
+      if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ValueError(f'{name} must be a positive integer, got {v!r}')
+    S.check_range(self.latency_margin, 'latency_margin', 0.0, 1.0,
+                  hi_open=True)
     if self.quantizer == 'lsq' and not self.symmetric:
       raise ValueError("quantizer 'lsq' learns symmetric grids: set "
                        'symmetric=True')
