@@ -50,3 +50,19 @@ def test_width_timer_reports_every_file_on_the_dense_scale(lenet5):
   assert small > 0
   with pytest.raises(ValueError, match="quantize"):
     export_widths.WidthTimer(model, variables, graph, x[:1], quantize='fp16')
+
+
+def test_shrunk_file_converts_like_the_deployed_file(lenet5):
+  model, variables, graph, x = lenet5
+  widths = {'conv1': 7, 'conv2': 12, 'fc1': 100}
+  kw = dict(input_shape=(28, 28, 1))
+  f32 = export_widths.shrunk_file(model, variables, graph, widths, **kw)
+  int8 = export_widths.shrunk_file(model, variables, graph, widths,
+                                   quantize='int8', calibration_images=x,
+                                   **kw)
+  # int8: the image quantized on the way in, int8 kernels (a quarter of
+  # the float ones; the file's own structure is the same size either way),
+  # as `export.to_tflite` writes the deployed file.
+  assert 'QUANTIZE' in export.op_names(int8)
+  assert 'QUANTIZE' not in export.op_names(f32)
+  assert len(int8) < len(f32) / 2
