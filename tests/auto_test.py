@@ -300,14 +300,21 @@ def test_plan_by_measurement_replans_until_a_plan_measures_within_budget():
     calls.append(dict(w))
     return _true_ms(w) * (2.0 if w == first else 1.0)
 
-  plan, _, tried = auto.plan_by_measurement(
-      _widths_table(), budget, model, measure,
+  table = _widths_table()
+  plan, refit, tried = auto.plan_by_measurement(
+      table, budget, model, measure,
       samples=list(zip(widths, [_true_ms(w) for w in widths])))
   assert calls[0] == first and len(tried) == 2
   assert tried[0]['measured_ms'] > budget >= tried[1]['measured_ms']
   assert plan.widths() == calls[1] != first
-  # The next-best plan by predicted loss among those that fit.
-  assert plan.widths() == {'fc1': 150, 'fc2': 20}
+  # The least predicted loss among the other plans the refitted model (fit
+  # to the samples and the slow measurement) puts within the budget.
+  best = min((sum(d[i] for d, i in zip(table.delta_loss, combo)), w)
+             for combo in itertools.product(range(4), range(4))
+             for w in [{g: table.options[k][i].width for k, (g, i)
+                        in enumerate(zip(table.layers, combo))}]
+             if w != first and refit(w) <= budget)
+  assert plan.widths() == best[1]
   assert plan.kind == 'latency'
   assert plan.predicted_cost == pytest.approx(tried[1]['predicted_ms'])
 

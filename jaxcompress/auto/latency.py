@@ -145,7 +145,7 @@ def plan_by_measurement(table: Table, budget: float, model: LatencyModel,
   Plans against `model` (widths whose latency was measured cost their
   measurement), measures the plan with `measure(widths) -> ms`; while it is
   over the budget, adds the measurement, refits the model on `samples` and
-  every measurement so far, and plans again.
+  every measurement so far (when they are enough), and plans again.
 
   Returns:
     (the plan, its `predicted_cost` the model's before measuring; the model
@@ -177,8 +177,9 @@ def plan_by_measurement(table: Table, budget: float, model: LatencyModel,
       return dataclasses.replace(p, predicted_cost=predicted), model, tried
     measured[key] = ms
     samples.append((w, ms))
-    model = LatencyModel.fit(model.flops, [s[0] for s in samples],
-                             [s[1] for s in samples])
+    if len(samples) > len(model.flops.layers):   # enough to refit
+      model = LatencyModel.fit(model.flops, [s[0] for s in samples],
+                               [s[1] for s in samples])
   raise InfeasibleBudget(
       f'{max_tries} plans were measured over the latency budget '
       f'{budget:.4f} ms: ' + '; '.join(
