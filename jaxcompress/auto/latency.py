@@ -38,6 +38,7 @@ from scipy import optimize
 from jaxcompress.auto import plan as plan_lib
 from jaxcompress.auto.allocate import InfeasibleBudget
 from jaxcompress.auto.flops import FlopsModel
+from jaxcompress.auto.sensitivity import kept_units
 from jaxcompress.auto.table import Table
 
 Widths = Mapping[str, int]
@@ -115,19 +116,18 @@ def _layer_flops(flops: FlopsModel, widths: Widths, granule: int) -> list:
 def sample_widths(sizes: Mapping[str, int], fractions: Sequence[float],
                   n: int, seed: int = 0) -> list[dict[str, int]]:
   """`n` width settings to measure: the dense model, every fraction kept
-  uniformly by all groups, then random combinations of the fractions."""
-  def width(g, f):
-    return min(sizes[g], max(1, int(round(f * sizes[g]))))
-
+  uniformly by all groups, then random combinations of the fractions (the
+  widths `measure_widths` gives those fractions)."""
   out = [dict(sizes)]
   for f in fractions:
-    w = {g: width(g, f) for g in sizes}
+    w = {g: kept_units(f, size) for g, size in sizes.items()}
     if w not in out:
       out.append(w)
   rng = np.random.default_rng(seed)
   tries = 0
   while len(out) < n and tries < 100 * n:
-    w = {g: width(g, float(rng.choice(fractions))) for g in sizes}
+    w = {g: kept_units(float(rng.choice(fractions)), size)
+         for g, size in sizes.items()}
     tries += 1
     if w not in out:
       out.append(w)
@@ -139,7 +139,8 @@ def plan_by_measurement(table: Table, budget: float, model: LatencyModel,
                         allocation: str = 'auto', distill: bool = True,
                         samples: Sequence[tuple[Widths, float]] = (),
                         max_tries: int = 8,
-                        log: Callable[[str], None] | None = None) -> tuple[plan_lib.Plan, LatencyModel, list[dict]]:
+                        log: Callable[[str], None] | None = None
+                        ) -> tuple[plan_lib.Plan, LatencyModel, list[dict]]:
   """The plan of least predicted loss whose measured latency fits `budget`.
 
   Plans against `model` (widths whose latency was measured cost their
@@ -162,12 +163,14 @@ def plan_by_measurement(table: Table, budget: float, model: LatencyModel,
   names = list(table.layers)
   for _ in range(max_tries):
     p = plan_lib.make_plan(table, budget, allocation,
-                           cost_model=_with_measured(model, measured, names),
+                           cost_model=_MeasuredCost(model, measured, names),
                            distill=distill)
     w = p.widths()
     key = tuple(w[g] for g in names)
     predicted = float(model(w))
-    ms = measured[key] if key in measured else float(measure(w))
+    # A measured plan is over the budget at its measured cost, so every
+    # plan reaching here is measured for the first time.
+    ms = float(measure(w))
     tried.append({'widths': dict(w), 'predicted_ms': predicted,
                   'measured_ms': ms})
     if log:
@@ -186,7 +189,7 @@ def plan_by_measurement(table: Table, budget: float, model: LatencyModel,
           f'{t["widths"]} {t["measured_ms"]:.4f} ms' for t in tried))
 
 
-class _with_measured:
+class _MeasuredCost:
   """`model`'s cost, but the measured ms for widths measured already."""
 
   def __init__(self, model: LatencyModel, measured: dict, names: list[str]):

@@ -170,6 +170,11 @@ def mask_widths(graph: structured.Graph, variables: Any,
   return structured.mask_variables(graph, variables, masks)
 
 
+def kept_units(fraction: float, size: int) -> int:
+  """The units a group of `size` keeps at `fraction` (at least one)."""
+  return min(size, max(1, int(round(fraction * size))))
+
+
 def measure_widths(graph: structured.Graph, variables: Any, loss_fn: LossFn,
                    groups: Sequence[str], fractions: Sequence[float],
                    log: Callable[[str], None] | None = None) -> Table:
@@ -198,7 +203,7 @@ def measure_widths(graph: structured.Graph, variables: Any, loss_fn: LossFn,
     size = names[name].size
     # One option per fraction, in the given order, in every group (uniform
     # allocation picks the same index everywhere).
-    widths = [min(size, max(1, int(round(f * size)))) for f in fractions]
+    widths = [kept_units(f, size) for f in fractions]
     opts = tuple(Option(width=w) for w in widths)
     deltas.append(tuple(
         float(loss_fn(mask_widths(graph, variables, {name: w}))) - base
