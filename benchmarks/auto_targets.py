@@ -4,7 +4,9 @@
 
 Each row is an experiments/configs/auto_*.py config run through the suite
 runner into <root>/<model>/<row>/seed<s>, its `auto.baseline_workdir`
-pointing at the seed's baseline row (the same runs benchmarks/pareto.py
+pointing at the seed's baseline row (and, where the config names a
+`TEACHER` model, its `auto.teacher_workdir` at that model's baseline
+trained beside it as row teacher_<model>) (the same runs benchmarks/pareto.py
 uses: experiments/configs/auto_baseline.py), so a baseline trains once per
 seed. The table gives the final model's test error (the file decoded, or
 the shrunk model; median over seeds, each listed), its bytes and ratio to
@@ -48,6 +50,8 @@ ROWS = {  # config module: the published row it is set beside
     'auto_mlp128_bytes_32x': 'compare.py combined row: 2.41% at 12,146 '
                              'bytes',
     'auto_mlp128_flops_4x': '-',
+    'auto_lenet300_bytes_64x_lenet5_teacher': 'target >= 64x at <= 1.6%; '
+                                              'distilled from LeNet-5',
     'auto_lenet300_latency_3x': '-',
     'auto_lenet5_latency_3x': '-',
 }
@@ -69,12 +73,17 @@ def main(argv):
   print('|---|---|---|---|---|---|---|---|---|---|')
   latency = []
   for name in FLAGS.rows.split(','):
-    config = importlib.import_module(f'configs.{name}').get_config()
+    module = importlib.import_module(f'configs.{name}')
+    config = module.get_config()
     model = config.model
     tables = os.path.join(FLAGS.root, model, 'tables')
-    rows = [Row('baseline', auto_common.baseline(model)),
-            Row(name, config, {'auto': {'baseline_workdir': '{row:baseline}',
-                                        'table_cache': tables}})]
+    given = {'baseline_workdir': '{row:baseline}', 'table_cache': tables}
+    rows = [Row('baseline', auto_common.baseline(model))]
+    teacher = getattr(module, 'TEACHER', None)
+    if teacher:  # another model's baseline, trained per seed, as the teacher
+      rows.append(Row(f'teacher_{teacher}', auto_common.baseline(teacher)))
+      given['teacher_workdir'] = f'{{row:teacher_{teacher}}}'
+    rows.append(Row(name, config, {'auto': given}))
     res = run_rows(rows, seeds, os.path.join(FLAGS.root, model),
                    run=not FLAGS.table_only)[name]
     if not res:

@@ -346,6 +346,7 @@ def test_plan_by_measurement_gives_up_naming_what_it_measured():
     ({'latency_quantize': 'fp16'}, "auto latency_quantize"),
     ({'latency_samples': 0}, 'latency_samples must be a positive integer'),
     ({'latency_margin': 1.0}, r'latency_margin must lie in \[0.0, 1.0\)'),
+    ({'teacher_workdir': '/x', 'distill': False}, 'distill is False'),
 ])
 def test_bad_section_is_named_at_parse(fields, words):
   c = _auto_config(**fields)
@@ -396,6 +397,31 @@ def test_bad_pipeline_input_is_named_before_training(baseline, tmp_path,
   with pytest.raises(ValueError, match=words):
     pipelines.run(c, str(tmp_path / 'w'))
   assert not os.path.exists(tmp_path / 'w' / 'finetune')
+
+
+def test_a_teacher_of_another_model_is_checked_then_distilled_from(
+    baseline, tmp_path):
+  # A teacher that saw the validation split is refused before training.
+  seen = str(tmp_path / 'teacher_seen')
+  pipelines.run(tiny_config(model='mlp_64', validation_examples=0,
+                            num_train_steps=5, steps_per_call=-1), seen)
+  c = _auto_config(baseline_workdir=baseline, teacher_workdir=seen)
+  with pytest.raises(ValueError, match='teacher trained on \\(part of\\) '
+                     'the validation split'):
+    pipelines.run(c, str(tmp_path / 'w'))
+  assert not os.path.exists(tmp_path / 'w' / 'finetune')
+  # One of another model on the same split is the fine-tuning's teacher.
+  teacher = str(tmp_path / 'teacher')
+  _, t = pipelines.run(tiny_config(model='mlp_64', validation_examples=512,
+                                   num_train_steps=5, steps_per_call=-1),
+                       teacher)
+  c = _auto_config(baseline_workdir=baseline, teacher_workdir=teacher)
+  where = str(tmp_path / 'taught')
+  _, r = pipelines.run(c, where)
+  assert r['teacher_model'] == 'mlp_64'
+  assert r['teacher_test_error'] == t['test_error']
+  ft = json.load(open(f'{where}/finetune/results.json'))['config']
+  assert ft['distillation']['teacher_workdir'] == teacher
 
 
 def test_infeasible_budget_is_named(baseline, tmp_path):

@@ -11,8 +11,8 @@ Stages (the `auto` section, `jaxcompress.plugins.auto`):
   3. plan: the exact allocation of least predicted loss within the budget
      (`jaxcompress.auto.make_plan`), and the loss measured with the whole
      plan applied at once, before fine-tuning;
-  4. fine-tune the plan in one run, distilled from the baseline when
-     `auto.distill`:
+  4. fine-tune the plan in one run, distilled from the baseline (or the
+     run in `auto.teacher_workdir`) when `auto.distill`:
        bytes: gradual magnitude pruning to each kernel's sparsity (cubic
          schedule) + quantization-aware training on each kernel's grid
          (per-tensor, zeros kept) -> stage 'finetune';
@@ -54,8 +54,8 @@ from jaxcompress.train import step as step_lib
 
 # Settings a baseline must share with the run that compresses it: the same
 # data, the same validation split held out, the same model.
-_SAME = ('dataset', 'train_subset', 'validation_examples', 'model',
-         'model_kwargs')
+_SAME_DATA = ('dataset', 'train_subset', 'validation_examples')
+_SAME = _SAME_DATA + ('model', 'model_kwargs')
 
 
 def check(parsed: registry.ParsedConfig, workdir: str | None) -> None:
@@ -84,20 +84,27 @@ def check(parsed: registry.ParsedConfig, workdir: str | None) -> None:
   auto_stages.finetune_config(parsed, n_train)
   if sec.budget == 'bytes' and sec.fit_epochs > 0:
     auto_stages.finetune_config(parsed, n_train, fit=True)
-  base = sec.baseline_workdir
-  if base:
-    path = os.path.join(base, 'results.json')
-    if not os.path.exists(path):
-      raise ValueError(f'auto.baseline_workdir: no finished run in {base!r}')
-    cfg = files.read_json(path)['config']
-    for k in _SAME:
-      mine = registry.resolved(parsed)[k]
-      if cfg.get(k, 0 if k == 'validation_examples' else None) != mine:
-        raise ValueError(
-            f'auto.baseline_workdir {base!r} ran with {k}={cfg.get(k)!r}, '
-            f'this run has {k}={mine!r}' + (
-                ': the baseline trained on (part of) the validation split'
-                if k == 'validation_examples' else ''))
+  if sec.baseline_workdir:
+    _check_run(parsed, 'baseline_workdir', _SAME)
+  if sec.teacher_workdir:
+    _check_run(parsed, 'teacher_workdir', _SAME_DATA)
+
+
+def _check_run(parsed, field: str, keys) -> None:
+  """The finished run in `auto.<field>` ran with this run's `keys`."""
+  where = getattr(parsed.stages['auto'], field)
+  path = os.path.join(where, 'results.json')
+  if not os.path.exists(path):
+    raise ValueError(f'auto.{field}: no finished run in {where!r}')
+  cfg = files.read_json(path)['config']
+  for k in keys:
+    mine = registry.resolved(parsed)[k]
+    if cfg.get(k, 0 if k == 'validation_examples' else None) != mine:
+      raise ValueError(
+          f'auto.{field} {where!r} ran with {k}={cfg.get(k)!r}, this run '
+          f'has {k}={mine!r}' + (
+              f': the {field.split("_")[0]} trained on (part of) the '
+              'validation split' if k == 'validation_examples' else ''))
 
 
 def run(parsed: registry.ParsedConfig, workdir: str | None):
@@ -135,6 +142,10 @@ def run(parsed: registry.ParsedConfig, workdir: str | None):
         baseline_val_error=val(variables)['error'],
         float_file_bytes=base['model_file_bytes'],
         validation_examples=s.validation_examples)
+    if sec.teacher_workdir:
+      t = files.read_json(os.path.join(sec.teacher_workdir, 'results.json'))
+      results.update(teacher_model=t['config']['model'],
+                     teacher_test_error=t['test_error'])
     return state, pipe.finish(results)
 
 
@@ -172,7 +183,7 @@ def _bytes(parsed, *, pipe, sec, model, variables, val, test, ds, base_dir):
   one_shot = val(dict(variables, params=plan.compress(params)))
 
   teacher = ({'distillation': {'teacher': (model, variables)}}
-             if sec.distill else None)
+             if sec.distill and not sec.teacher_workdir else None)
   n_train = len(ds.train_labels)
   ft_cfg = auto_stages.finetune_config(parsed, n_train, plan)
   ft = pipe.stage('finetune', ft_cfg, init=variables, inputs=teacher)

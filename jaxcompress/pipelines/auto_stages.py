@@ -39,7 +39,8 @@ def finetune_config(parsed, num_train: int, plan: auto.Plan | None = None,
   the run) + QAT on per-tensor grids, zeros kept; flops: structured pruning
   on the same schedule, then `shrunk_epochs` of the shrunk model. Both
   distilled from the baseline when `auto.distill` (a teacher handed over in
-  memory, or read from `base_dir` by the structured pipeline). With `fit`,
+  memory, or read from `base_dir` by the structured pipeline), or from the
+  run in `auto.teacher_workdir`. With `fit`,
   the short retraining after a file came out over budget: `fit_epochs`,
   the plan's masks set at the first step.
   """
@@ -70,7 +71,8 @@ def finetune_config(parsed, num_train: int, plan: auto.Plan | None = None,
     ft = ft.replace(init_from=base_dir, pipeline='prune_shrink_finetune')
   if sec.distill:
     sections['distillation'] = DistillationSection(
-        teacher_workdir='' if sec.budget == 'bytes' else base_dir,
+        teacher_workdir=sec.teacher_workdir or (
+            '' if sec.budget == 'bytes' else base_dir),
         temperature=sec.temperature, alpha=sec.alpha)
   out = parsed.replace(sections=sections, stages={}, teacher=None,
                        settings=ft)

@@ -44,6 +44,10 @@ Fields (`AutoSection`):
     'input').
   distill: fine-tune with distillation from the baseline (temperature,
     alpha as in the `distillation` section).
+  teacher_workdir: distill from this finished run's model instead of the
+    baseline: any model (a convolutional net for an MLP student, say)
+    trained on the same data with the same validation split held out;
+    '' the baseline. Needs `distill`.
   finetune_epochs: epochs of the fine-tuning run (pruning + QAT, or
     structured pruning).
   finetune_learning_rate: its peak learning rate (0: the top-level one).
@@ -98,6 +102,7 @@ class AutoSection:
                                0.15, 0.1, 0.05)
   inputs: bool = False
   distill: bool = True
+  teacher_workdir: str = ''
   temperature: float = 4.0
   alpha: float = 0.7
   finetune_epochs: float = 10.0
@@ -122,6 +127,9 @@ class AutoSection:
         raise ValueError(f'{name} must be a positive integer, got {v!r}')
     S.check_range(self.latency_margin, 'latency_margin', 0.0, 1.0,
                   hi_open=True)
+    if self.teacher_workdir and not self.distill:
+      raise ValueError('auto.teacher_workdir is set but distill is False: '
+                       'set distill=True to learn from the teacher')
     if self.quantizer == 'lsq' and not self.symmetric:
       raise ValueError("quantizer 'lsq' learns symmetric grids: set "
                        'symmetric=True')
