@@ -234,9 +234,10 @@ def test_train_compiler_options_run_convolutions_outside_ynnpack():
   assert 'convolution' not in _ynn_ops(hlo)
   assert hlo.count(' convolution(') >= 2  # the forward and kernel gradient
 
-  # Gradients equal nn.Conv's compiled with the same options to 1e-5, and
-  # are no farther from float64 than nn.Conv's own by default (Eigen and
-  # YNNPACK round differently: 1.5e-5 apart on this case's largest entries).
+  # Gradients equal nn.Conv's compiled with the same options to 1e-5. (Eigen
+  # and YNNPACK round differently, about 1.5e-5 apart on this case's largest
+  # entries; which is the closer to float64 depends on the machine: Eigen's
+  # blocking follows the CPU's cache sizes. BUILD.md.)
   ref = nn.Conv(**CASES[1][1])
   grad = lambda m, o, v, x: jax.jit(jax.grad(_loss(m), argnums=(0, 1)),
                                     compiler_options=o)(v, x)
@@ -244,12 +245,6 @@ def test_train_compiler_options_run_convolutions_outside_ynnpack():
   for got, want in zip(ours_g, jax.tree.leaves(grad(ref, options, variables,
                                                     x))):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
-  with jax.enable_x64(True):
-    to64 = lambda t: jax.tree.map(lambda a: np.asarray(a, np.float64), t)
-    exact = jax.tree.leaves(grad(ref, None, to64(variables), to64(x)))
-  default = jax.tree.leaves(grad(ref, None, variables, x))
-  for got, base, want in zip(ours_g, default, exact):
-    assert np.abs(got - want).max() <= np.abs(base - want).max()
 
 
 def test_train_compiler_options_leave_models_without_convolutions_alone():
