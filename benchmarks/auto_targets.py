@@ -4,11 +4,11 @@
 
 Each row is an experiments/configs/auto_*.py config run through the suite
 runner into <root>/<model>/<row>/seed<s>, its `auto.baseline_workdir`
-pointing at the seed's baseline row (and, where the config names a
-`TEACHER` model, its `auto.teacher_workdir` at that model's baseline
-trained beside it as row teacher_<model>) (the same runs benchmarks/pareto.py
+pointing at the seed's baseline row (the same runs benchmarks/pareto.py
 uses: experiments/configs/auto_baseline.py), so a baseline trains once per
-seed. The table gives the final model's test error (the file decoded, or
+seed. A config that names a `TEACHER` model gets that model's baseline
+trained beside it as row teacher_<model>, and `auto.teacher_workdir`
+pointing at it. The table gives the final model's test error (the file decoded, or
 the shrunk model; median over seeds, each listed), its bytes and ratio to
 the float32 model.msgpack (bytes budgets) or its FLOPs ratio (FLOPs
 budgets), the median seed's plan, and the wall time per run. Latency
