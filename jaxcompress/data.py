@@ -32,7 +32,9 @@ two a run should take.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import math
 import os
@@ -51,6 +53,7 @@ DEFAULT_DATA_DIR = os.path.join(
     os.path.expanduser('~'), '.cache', 'jaxcompress', 'tensorflow_datasets')
 STATS_FILE = 'jaxcompress_stats.json'
 ARRAYS_FILE = 'arrays.npz'
+PREPARE_LOCK = '.jaxcompress_prepare.lock'
 # Statistics of larger training splits use their first examples only.
 MAX_STATS_EXAMPLES = 100_000
 STATS_DECIMALS = 4
@@ -263,9 +266,33 @@ def builder(name: str = 'mnist', data_dir: str | None = None,
   b = tfds.builder(name, data_dir=_data_dir(data_dir))
   if manual_dir:
     check_manual_dir(b, manual_dir)
-  b.download_and_prepare(download_config=tfds.download.DownloadConfig(
-      manual_dir=manual_dir or None))
+  if b.is_prepared():
+    return b
+  with _prepare_lock(_data_dir(data_dir)):
+    # Another process may have prepared it while this one waited: a fresh
+    # builder reads what it wrote, and download_and_prepare is then a no-op.
+    b = tfds.builder(name, data_dir=_data_dir(data_dir))
+    b.download_and_prepare(download_config=tfds.download.DownloadConfig(
+        manual_dir=manual_dir or None))
   return b
+
+
+@contextlib.contextmanager
+def _prepare_lock(data_dir: str):
+  """One preparation at a time per data_dir, across processes.
+
+  tfds prepares into a temporary folder and renames it into place; two
+  processes preparing the same dataset at once (the processes of one
+  multi-process run, or parallel tests, on a fresh machine) would collide
+  on that rename.
+  """
+  os.makedirs(data_dir, exist_ok=True)
+  with open(os.path.join(data_dir, PREPARE_LOCK), 'w') as f:
+    fcntl.flock(f, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(f, fcntl.LOCK_UN)
 
 
 # ------------------------------------------------------------------ info ---

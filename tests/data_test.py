@@ -7,6 +7,8 @@ test needs the network.
 
 import json
 import os
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -250,3 +252,59 @@ def test_stream_batches_per_dataset(mock):
     train = np.concatenate([b['image'] for b in b1])
     assert not any(np.array_equal(t, x) for t in train
                    for x in ds.train_images)
+
+
+TINY_BUILDER = '''
+import time
+import numpy as np
+import tensorflow_datasets as tfds
+
+
+class TinyImages(tfds.core.GeneratorBasedBuilder):
+  VERSION = tfds.core.Version('1.0.0')
+
+  def _info(self):
+    return self.dataset_info_from_configs(
+        features=tfds.features.FeaturesDict({
+            'image': tfds.features.Image(shape=(4, 4, 1)),
+            'label': tfds.features.ClassLabel(num_classes=2)}),
+        supervised_keys=('image', 'label'))
+
+  def _split_generators(self, dl_manager):
+    return {'train': self._generate_examples(8),
+            'test': self._generate_examples(4)}
+
+  def _generate_examples(self, n):
+    for i in range(n):
+      time.sleep(0.25)  # a preparation long enough for the two to overlap
+      yield i, {'image': np.full((4, 4, 1), i, np.uint8), 'label': i % 2}
+'''
+
+PREPARE = '''
+import sys
+import tinyds
+from jaxcompress import data
+print('train examples', data.builder('tiny_images', sys.argv[1])
+      .info.splits['train'].num_examples)
+'''
+
+
+def test_two_processes_preparing_one_dataset_at_once_both_succeed(tmp_path):
+  # The processes of a multi-process run (or parallel tests) on a fresh
+  # machine prepare the same data_dir at once. Without a lock, tfds' rename
+  # of its temporary folder fails in the later one ("Destination ... already
+  # exists").
+  (tmp_path / 'tinyds').mkdir()
+  (tmp_path / 'tinyds' / '__init__.py').write_text(TINY_BUILDER)
+  (tmp_path / 'prepare.py').write_text(PREPARE)
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), repo]))
+  cmd = [sys.executable, str(tmp_path / 'prepare.py'), str(tmp_path / 'tfds')]
+  procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+           for _ in range(2)]
+  outs = [p.communicate(timeout=300)[0] for p in procs]
+  for p, out in zip(procs, outs):
+    assert p.returncode == 0, out[-2000:]
+    assert 'train examples 8' in out
+  assert os.listdir(tmp_path / 'tfds' / 'tiny_images') == ['1.0.0']
