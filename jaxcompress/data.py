@@ -266,15 +266,15 @@ def builder(name: str = 'mnist', data_dir: str | None = None,
   b = tfds.builder(name, data_dir=_data_dir(data_dir))
   if manual_dir:
     check_manual_dir(b, manual_dir)
-  if b.is_prepared():
-    return b
-  with _prepare_lock(_data_dir(data_dir)):
-    # Another process may have prepared it while this one waited: a fresh
-    # builder reads what it wrote, and download_and_prepare is then a no-op.
-    b = tfds.builder(name, data_dir=_data_dir(data_dir))
-    b.download_and_prepare(download_config=tfds.download.DownloadConfig(
-        manual_dir=manual_dir or None))
-  return b
+  if not b.is_prepared():
+    with _prepare_lock(_data_dir(data_dir)):
+      # A no-op if another process prepared it while this one waited.
+      tfds.builder(name, data_dir=_data_dir(data_dir)).download_and_prepare(
+          download_config=tfds.download.DownloadConfig(
+              manual_dir=manual_dir or None))
+  # A builder made before the data existed has empty splits, even once
+  # another process has finished preparing it: read the prepared info.
+  return tfds.builder(name, data_dir=_data_dir(data_dir))
 
 
 @contextlib.contextmanager
