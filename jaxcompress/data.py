@@ -35,9 +35,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import hashlib
 import json
 import math
 import os
+import tempfile
 import zipfile
 from collections.abc import Iterator
 
@@ -53,7 +55,6 @@ DEFAULT_DATA_DIR = os.path.join(
     os.path.expanduser('~'), '.cache', 'jaxcompress', 'tensorflow_datasets')
 STATS_FILE = 'jaxcompress_stats.json'
 ARRAYS_FILE = 'arrays.npz'
-PREPARE_LOCK = '.jaxcompress_prepare.lock'
 # Statistics of larger training splits use their first examples only.
 MAX_STATS_EXAMPLES = 100_000
 STATS_DECIMALS = 4
@@ -170,7 +171,7 @@ def _check_features(b, name: str) -> tuple[str, str]:
   return image_key, label_key
 
 
-def check_name(name: str) -> None:
+def check_name(name: str, data_dir: str | None = None) -> None:
   """Raises ValueError unless `name` is a tfds image-classification builder.
 
   Cheap: reads the builder's code and info, prepares nothing.
@@ -184,7 +185,9 @@ def check_name(name: str) -> None:
     raise ValueError(f'Unknown dataset {name!r}: no tensorflow-datasets '
                      'builder has that name (tfds.list_builders() lists '
                      'them)') from None
-  _check_features(tfds.builder(name, data_dir=_data_dir(None)), name)
+  with _prepare_lock(_data_dir(data_dir)):  # not while another prepares it
+    b = tfds.builder(name, data_dir=_data_dir(data_dir))
+  _check_features(b, name)
 
 
 def family(name: str, image_shape: tuple) -> str:
@@ -258,36 +261,36 @@ def builder(name: str = 'mnist', data_dir: str | None = None,
       explicit manual_dir that lacks the files the builder needs.
   """
   import tensorflow_datasets as tfds
-  check_name(name)
+  check_name(name, data_dir)
   if manual_dir is None:
     manual_dir = BUNDLED.get(base_name(name))
     if manual_dir and not os.path.isdir(manual_dir):
       manual_dir = None
-  b = tfds.builder(name, data_dir=_data_dir(data_dir))
-  if manual_dir:
-    check_manual_dir(b, manual_dir)
-  if not b.is_prepared():
-    with _prepare_lock(_data_dir(data_dir)):
-      # A no-op if another process prepared it while this one waited.
-      tfds.builder(name, data_dir=_data_dir(data_dir)).download_and_prepare(
-          download_config=tfds.download.DownloadConfig(
-              manual_dir=manual_dir or None))
-  # A builder made before the data existed has empty splits, even once
-  # another process has finished preparing it: read the prepared info.
-  return tfds.builder(name, data_dir=_data_dir(data_dir))
+  with _prepare_lock(_data_dir(data_dir)):
+    b = tfds.builder(name, data_dir=_data_dir(data_dir))
+    if manual_dir:
+      check_manual_dir(b, manual_dir)
+    if not b.is_prepared():
+      b.download_and_prepare(download_config=tfds.download.DownloadConfig(
+          manual_dir=manual_dir or None))
+  return b
 
 
 @contextlib.contextmanager
 def _prepare_lock(data_dir: str):
-  """One preparation at a time per data_dir, across processes.
+  """Exclusive, across the processes of this host, per data_dir.
 
-  tfds prepares into a temporary folder and renames it into place; two
-  processes preparing the same dataset at once (the processes of one
-  multi-process run, or parallel tests, on a fresh machine) would collide
-  on that rename.
+  Held while a builder is made (it reads the prepared files) and while
+  tfds prepares. tfds prepares into a temporary folder, renames it into
+  place, then rewrites its dataset_info.json there: a second process
+  preparing at once fails on the rename, and one reading at that moment
+  sees a dataset with no splits. Both happen to the processes of one
+  multi-process run, or to parallel tests, on a fresh machine. The lock
+  file is in the temporary directory, so a read-only data_dir works.
   """
-  os.makedirs(data_dir, exist_ok=True)
-  with open(os.path.join(data_dir, PREPARE_LOCK), 'w') as f:
+  key = hashlib.sha1(os.path.abspath(data_dir).encode()).hexdigest()[:16]
+  path = os.path.join(tempfile.gettempdir(), f'jaxcompress-tfds-{key}.lock')
+  with open(path, 'a') as f:
     fcntl.flock(f, fcntl.LOCK_EX)
     try:
       yield

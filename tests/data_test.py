@@ -35,11 +35,17 @@ def _raw_pixels(name, split):
 
 @pytest.fixture(scope='module', params=sorted(MOCK))
 def mock(request, tmp_path_factory):
-  """(name, data_dir, info, dataset) under tfds mock data."""
+  """(name, data_dir, info, dataset) under tfds mock data.
+
+  The mock ends before the fixture returns: a module-scoped fixture lives
+  while the module's other tests run, and those read real MNIST (under a
+  live mock, on a fresh machine, they wrote the mock's statistics into the
+  real data dir). Tests that read the mock dataset again enter it again.
+  """
   name = request.param
   data_dir = str(tmp_path_factory.mktemp(name))
   with tfds.testing.mock_data(num_examples=N):
-    yield name, data_dir, data.info(name, data_dir), data.load(name, data_dir)
+    return name, data_dir, data.info(name, data_dir), data.load(name, data_dir)
 
 
 def test_mnist_is_bundled_and_its_statistics_are_the_published_ones():
