@@ -6,9 +6,9 @@ Each row is an experiments/configs/auto_*.py config run through the suite
 runner into <root>/<model>/<row>/seed<s>, its `auto.baseline_workdir`
 pointing at the seed's baseline row (the same runs benchmarks/pareto.py
 uses: experiments/configs/auto_baseline.py), so a baseline trains once per
-seed. A config that names a `TEACHER` model gets that model's baseline
-trained beside it as row teacher_<model>, and `auto.teacher_workdir`
-pointing at it. The table gives the final model's test error (the file decoded, or
+seed. A config that names a `TEACHER` (a key of auto_common.BASELINES) gets
+that baseline trained beside it as row teacher_<key>, and
+`auto.teacher_workdir` pointing at it. The table gives the final model's test error (the file decoded, or
 the shrunk model; median over seeds, each listed), its bytes and ratio to
 the float32 model.msgpack (bytes budgets) or its FLOPs ratio (FLOPs
 budgets), the median seed's plan, and the wall time per run. Latency
@@ -58,6 +58,22 @@ ROWS = {  # config module: the published row it is set beside
                                                'distilled from LeNet-5',
     'auto_lenet300_bytes_128x_lenet5_teacher': 'best ratio at <= 1.8%; '
                                                'distilled from LeNet-5',
+    'auto_lenet300_bytes_64x_dense_teacher': 'target >= 64x at <= 1.6%; '
+                                             'distilled from a dense '
+                                             'LeNet-300-100 (dropout, '
+                                             'translations)',
+    'auto_lenet300_bytes_96x_dense_teacher': 'best ratio at <= 1.8%; '
+                                             'distilled from a dense '
+                                             'LeNet-300-100 (dropout, '
+                                             'translations)',
+    'auto_lenet300_bytes_112x_dense_teacher': 'best ratio at <= 1.8%; '
+                                              'distilled from a dense '
+                                              'LeNet-300-100 (dropout, '
+                                              'translations)',
+    'auto_lenet300_bytes_128x_dense_teacher': 'best ratio at <= 1.8%; '
+                                              'distilled from a dense '
+                                              'LeNet-300-100 (dropout, '
+                                              'translations)',
     'auto_lenet300_latency_3x': '-',
     'auto_lenet5_latency_3x': '-',
 }

@@ -9,14 +9,16 @@ every budget of a seed at one shared baseline run instead.
 """
 
 import ml_collections
-from configs import lenet5, lenet_300_100, mlp_128
+from configs import lenet5, lenet_300_100, lenet_300_100_augmented, mlp_128
 
 from jaxcompress.plugins import default_section
 
 VALIDATION = 5000
 
 BASELINES = {'lenet_300_100': lenet_300_100, 'mlp_128': mlp_128,
-             'lenet5': lenet5}
+             'lenet5': lenet5,
+             # a teacher (auto.teacher_workdir), not a model to compress
+             'lenet_300_100_augmented': lenet_300_100_augmented}
 
 # Fine-tuning per model: epochs and peak learning rate (cosine schedule).
 FINETUNE = {'lenet_300_100': (20.0, 0.02), 'mlp_128': (10.0, 0.02),
