@@ -185,9 +185,7 @@ def check_name(name: str, data_dir: str | None = None) -> None:
     raise ValueError(f'Unknown dataset {name!r}: no tensorflow-datasets '
                      'builder has that name (tfds.list_builders() lists '
                      'them)') from None
-  with _prepare_lock(_data_dir(data_dir)):  # not while another prepares it
-    b = tfds.builder(name, data_dir=_data_dir(data_dir))
-  _check_features(b, name)
+  _check_features(tfds.builder(name, data_dir=_data_dir(data_dir)), name)
 
 
 def family(name: str, image_shape: tuple) -> str:
@@ -280,13 +278,13 @@ def builder(name: str = 'mnist', data_dir: str | None = None,
 def _prepare_lock(data_dir: str):
   """Exclusive, across the processes of this host, per data_dir.
 
-  Held while a builder is made (it reads the prepared files) and while
-  tfds prepares. tfds prepares into a temporary folder, renames it into
-  place, then rewrites its dataset_info.json there: a second process
-  preparing at once fails on the rename, and one reading at that moment
-  sees a dataset with no splits. Both happen to the processes of one
-  multi-process run, or to parallel tests, on a fresh machine. The lock
-  file is in the temporary directory, so a read-only data_dir works.
+  Held while `builder` makes its builder and, if needed, prepares. tfds
+  prepares into a temporary folder and renames it into place: a second
+  process preparing at once fails on the rename, and a builder made before
+  the rename has no splits even once it is done. Both happen to the
+  processes of one multi-process run, or to parallel tests, on a fresh
+  machine. The lock file is in the temporary directory, so a read-only
+  data_dir works.
   """
   key = hashlib.sha1(os.path.abspath(data_dir).encode()).hexdigest()[:16]
   path = os.path.join(tempfile.gettempdir(), f'jaxcompress-tfds-{key}.lock')
