@@ -1,15 +1,39 @@
 """Shared fixtures: a tiny real-MNIST config that trains in seconds, and the
 error of the same run untrained (the reference end-to-end tests beat)."""
 
+import atexit
 import functools
 import os
+import shutil
 import sys
+import tempfile
 
+import jax
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, 'experiments'))
 sys.path.insert(0, REPO)
+
+# One XLA compilation cache for the test session (JAX's persistent cache):
+# a program compiled by one test, or one process, is loaded by the next
+# instead of compiled again. The xdist workers and the processes the tests
+# start inherit the folder through the environment; the process that made it
+# removes it at exit. Entries are keyed by the program, its compile options
+# and the jax/XLA version; an entry that cannot be read is compiled again
+# (jax warns). Set JAX_COMPILATION_CACHE_DIR to keep a cache between runs.
+# Every program is kept, not only those that took a second to compile (jax's
+# default): a run compiles some eighty small ones.
+if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
+  os.environ['JAX_COMPILATION_CACHE_DIR'] = tempfile.mkdtemp(
+      prefix='jaxcompress-tests-xla-cache-')
+  atexit.register(shutil.rmtree, os.environ['JAX_COMPILATION_CACHE_DIR'],
+                  ignore_errors=True)
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
+jax.config.update('jax_compilation_cache_dir',
+                  os.environ['JAX_COMPILATION_CACHE_DIR'])
+jax.config.update('jax_persistent_cache_min_compile_time_secs',
+                  float(os.environ['JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS']))
 
 # Ten balanced classes: a model that has learnt nothing errs on ~90%.
 CHANCE_ERROR = 0.9
