@@ -6,7 +6,9 @@ Each row is an experiments/configs/auto_*.py config run through the suite
 runner into <root>/<model>/<row>/seed<s>, its `auto.baseline_workdir`
 pointing at the seed's baseline row (the same runs benchmarks/pareto.py
 uses: experiments/configs/auto_baseline.py), so a baseline trains once per
-seed. A config that names a `TEACHER` (a key of auto_common.BASELINES) gets
+seed. A config that names a `BASELINE` (a key of auto_common.BASELINES,
+when it compresses another baseline than its model's own) gets that one
+trained as row baseline_<key> instead; one that names a `TEACHER` gets
 that baseline trained beside it as row teacher_<key>, and
 `auto.teacher_workdir` pointing at it. The table gives the final model's test error (the file decoded, or
 the shrunk model; median over seeds, each listed), its bytes and ratio to
@@ -74,6 +76,9 @@ ROWS = {  # config module: the published row it is set beside
                                               'distilled from a dense '
                                               'LeNet-300-100 (dropout, '
                                               'translations)',
+    'auto_lenet300_augmented_bytes_64x': 'target >= 64x at <= 1.6%; '
+                                         'a dense LeNet-300-100 trained '
+                                         'with dropout and translations',
     'auto_lenet300_latency_3x': '-',
     'auto_lenet5_latency_3x': '-',
 }
@@ -99,8 +104,11 @@ def main(argv):
     config = module.get_config()
     model = config.model
     tables = os.path.join(FLAGS.root, model, 'tables')
-    given = {'baseline_workdir': '{row:baseline}', 'table_cache': tables}
-    rows = [Row('baseline', auto_common.baseline(model))]
+    base = getattr(module, 'BASELINE', model)
+    rows = [Row('baseline' if base == model else f'baseline_{base}',
+                auto_common.baseline(base))]
+    given = {'baseline_workdir': f'{{row:{rows[0].name}}}',
+             'table_cache': tables}
     teacher = getattr(module, 'TEACHER', None)
     if teacher:  # another model's baseline, trained per seed, as the teacher
       rows.append(Row(f'teacher_{teacher}', auto_common.baseline(teacher)))

@@ -24,10 +24,15 @@ def test_config_parses_and_validates(name):
   module = importlib.import_module(f'configs.{name}')
   parsed = registry.parse_config(module.get_config())
   loop.check_settings(parsed.settings)
+  # benchmarks/auto_targets.py trains the runs these name from auto_common;
+  # a BASELINE is the model this config compresses.
+  from configs import auto_common
   teacher = getattr(module, 'TEACHER', None)
-  if teacher:   # benchmarks/auto_targets.py trains it from auto_common
-    from configs import auto_common
+  if teacher:
     assert teacher in auto_common.BASELINES, teacher
+  base = getattr(module, 'BASELINE', None)
+  if base:
+    assert auto_common.baseline(base).model == parsed.settings.model, base
 
 
 def test_there_are_configs():

@@ -17,19 +17,21 @@ VALIDATION = 5000
 
 BASELINES = {'lenet_300_100': lenet_300_100, 'mlp_128': mlp_128,
              'lenet5': lenet5,
-             # a teacher (auto.teacher_workdir), not a model to compress
+             # LeNet-300-100 trained with dropout and translations
              'lenet_300_100_augmented': lenet_300_100_augmented}
 
-# Fine-tuning per model: epochs and peak learning rate (cosine schedule).
+# Fine-tuning per model (the zoo name, `c.model`): epochs and peak learning
+# rate (cosine schedule).
 FINETUNE = {'lenet_300_100': (20.0, 0.02), 'mlp_128': (10.0, 0.02),
             'lenet5': (10.0, 0.01)}
 
 
-def baseline(model: str) -> ml_collections.ConfigDict:
-  """The model's baseline config with the validation split held out."""
-  c = BASELINES[model].get_config()
+def baseline(name: str) -> ml_collections.ConfigDict:
+  """The baseline config `name` (a key of BASELINES) with the validation
+  split held out."""
+  c = BASELINES[name].get_config()
   c.validation_examples = VALIDATION
-  if model == 'lenet5':
+  if name == 'lenet5':
     # lenet5.py's learning rate 0.05 diverges on the 55,000 images (loss NaN
     # within the first 200 steps for seeds 0 and 1, with or without a
     # one-epoch warmup). Clipping the gradient's global norm at 2 trains
@@ -40,16 +42,18 @@ def baseline(model: str) -> ml_collections.ConfigDict:
   return c
 
 
-def config(model: str, budget: str = 'bytes', ratio: float = 0.0,
+def config(name: str, budget: str = 'bytes', ratio: float = 0.0,
            **fields) -> ml_collections.ConfigDict:
-  """An `auto` pipeline on `model` at `ratio` x smaller (file bytes or
-  FLOPs); `fields` override the auto section."""
-  c = baseline(model)
+  """An `auto` pipeline on baseline `name` (a key of BASELINES) at `ratio`
+  x smaller (file bytes or FLOPs); `fields` override the auto section. The
+  fine-tuning keeps the baseline's recipe (dropout, translations) but for
+  its epochs and learning rate."""
+  c = baseline(name)
   c.pipeline = 'auto'
   c.auto = default_section('auto')
   c.auto.budget = budget
   c.auto.budget_ratio = float(ratio)
-  c.auto.finetune_epochs, c.auto.finetune_learning_rate = FINETUNE[model]
+  c.auto.finetune_epochs, c.auto.finetune_learning_rate = FINETUNE[c.model]
   for k, v in fields.items():
     c.auto[k] = v
   return c
