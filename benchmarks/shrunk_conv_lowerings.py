@@ -11,6 +11,8 @@ VALID -> 2x2 max pool, twice, then fc -> ReLU -> fc), random weights. Rows:
   s2d_pool    each convolution on the 2x2 space-to-depth input (a 3x3
               convolution from 4 C to 4 O channels) and the 2x2 pooling as a
               max over each block's four output positions
+  s2d_dot     the same, each convolution as its 3x3 window of blocks
+              gathered into patches (9 slices side by side) and one matmul
   *_eigen_conv    the same, compiled with every convolution in Eigen
                   (YNNPACK keeps dots and reductions, as in the train steps)
   *_no_ynnpack    the same, compiled with nothing in YNNPACK
@@ -69,7 +71,20 @@ def conv_pool_s2d(x, k_s2d, c):
   return y.reshape(*y.shape[:3], 4, c).max(axis=3)
 
 
-def network(widths, s2d, rng):
+def conv_pool_s2d_dot(x, k_s2d, c):
+  n, h, w, ci = x.shape
+  blocks = x.reshape(n, h // 2, 2, w // 2, 2, ci).transpose(0, 1, 3, 2, 4, 5)
+  blocks = blocks.reshape(n, h // 2, w // 2, 4 * ci)
+  b = k_s2d.shape[0]
+  ho, wo = h // 2 - b + 1, w // 2 - b + 1
+  patches = jnp.concatenate([blocks[:, i:i + ho, j:j + wo]
+                             for i in range(b) for j in range(b)], axis=-1)
+  y = patches.reshape(-1, patches.shape[-1]) @ k_s2d.reshape(
+      -1, k_s2d.shape[-1])
+  return y.reshape(n, ho, wo, 4, c).max(axis=3)
+
+
+def network(widths, lowering, rng):
   c1, c2, f1 = widths
   k1 = rng.normal(0, .2, (5, 5, 1, c1)).astype(np.float32)
   k2 = rng.normal(0, .1, (5, 5, c1, c2)).astype(np.float32)
@@ -79,9 +94,10 @@ def network(widths, s2d, rng):
   k1s, k2s = s2d_kernel(k1), s2d_kernel(k2)
 
   def f(x):
-    if s2d:   # a per-channel bias commutes with the max
-      y = conv_pool_s2d(x, k1s, c1) + b1
-      y = conv_pool_s2d(y, k2s, c2) + b2
+    if lowering != 'xla':   # a per-channel bias commutes with the max
+      cp = conv_pool_s2d if lowering == 's2d_pool' else conv_pool_s2d_dot
+      y = cp(x, k1s, c1) + b1
+      y = cp(y, k2s, c2) + b2
     else:
       y = pool(conv(pool(conv(x, k1) + b1), k2) + b2)
     return jax.nn.relu(y.reshape(y.shape[0], -1) @ w3) @ w4
@@ -97,9 +113,9 @@ def main():
       size=(a.batch, 28, 28, 1)).astype(np.float32))
   rows = {}
   for name, widths in (('dense', (20, 50, 500)), ('shrunk', (9, 18, 25))):
-    for lowering in ('xla', 's2d_pool'):
+    for lowering in ('xla', 's2d_pool', 's2d_dot'):
       for opts, tag in OPTIONS:
-        f = network(widths, lowering == 's2d_pool', np.random.default_rng(0))
+        f = network(widths, lowering, np.random.default_rng(0))
         rows[f'{name} {lowering}{tag}'] = jax.jit(f, compiler_options=opts)
   ref = {n: rows[f'{n} xla'](x) for n in ('dense', 'shrunk')}
   diff = {k: float(jnp.max(jnp.abs(f(x) - ref[k.split()[0]])))

@@ -8,6 +8,14 @@ shared machine hits both alike; the median over repeats is printed, with the
 speed-up and the FLOPs ratio (`jaxcompress.metrics.summarize`). Weights are
 random: latency does not depend on their values.
 
+Each model runs compiled the fastest way the library offers it, chosen per
+model and batch size by a short interleaved timing (`timing.fastest`, 5
+rounds) before the measured one: XLA's default compiler options or nothing
+in YNNPACK (the convolutions and dots in Eigen), and, for LeNet-5, its
+convolutions as XLA's or on pixel blocks (`LeNet5(lowering='blocked')`,
+jaxcompress/conv_pool.py). The table names the choice; `--notune` keeps
+XLA's lowering and defaults for every model.
+
   python benchmarks/structured_latency.py                 # default cases
   python benchmarks/structured_latency.py --cases 'lenet_300_100:88,33' \
       --repeats 200
@@ -61,11 +69,36 @@ def _shrunk(name: str, widths: tuple[int, ...], inputs: int | None):
   return model, variables, small, small_vars, diff
 
 
-def _time_pair(f_dense, v_dense, f_small, v_small, x, repeats):
+# XLA:CPU hands these to YNNPACK by default (REDUCE, INDIVIDUAL_DOT,
+# INDIVIDUAL_CONVOLUTION); empty, everything runs in Eigen or XLA's code.
+_EIGEN = {'xla_cpu_experimental_ynn_fusion_type': ''}
+
+
+def _variants(model, tune: bool):
+  """{label: jitted apply} of the ways `model` can be compiled."""
+  lowerings = (('xla', 'blocked') if tune and 'lowering' in
+               getattr(model, '__dataclass_fields__', {}) else (None,))
+  out = {}
+  for lowering in lowerings:
+    m = model if lowering is None else model.clone(lowering=lowering)
+    for tag, opts in (('defaults', None), ('eigen', _EIGEN))[:2 if tune
+                                                               else 1]:
+      label = f'{lowering or "xla"}/{tag}'
+      out[label] = jax.jit(lambda v, x, m=m: m.apply(v, x, train=False),
+                           compiler_options=opts)
+  return out
+
+
+def _time_pair(dense, v_dense, small, v_small, x, repeats):
+  """The fastest variant of each model, then both timed in turns."""
+  pick = lambda fs, v: fs[timing.fastest(
+      {k: (lambda f=f: f(v, x)) for k, f in fs.items()}, 5, warmup=1)]
+  fd, fs = pick(dense, v_dense), pick(small, v_small)
   t = timing.ms(timing.interleaved({
-      'dense': lambda: f_dense(v_dense, x),
-      'small': lambda: f_small(v_small, x)}, repeats, warmup=1))
-  return t['dense'], t['small']
+      'dense': lambda: fd(v_dense, x),
+      'small': lambda: fs(v_small, x)}, repeats, warmup=1))
+  name = {id(f): k for d in (dense, small) for k, f in d.items()}
+  return t['dense'], t['small'], name[id(fd)], name[id(fs)]
 
 
 def main():
@@ -73,6 +106,8 @@ def main():
   ap.add_argument('--cases', default=DEFAULT_CASES)
   ap.add_argument('--repeats', type=int, default=100)
   ap.add_argument('--batch_sizes', default='1,1024')
+  ap.add_argument('--tune', action=argparse.BooleanOptionalAction,
+                  default=True, help='pick the fastest compilation per model')
   args = ap.parse_args()
   batch_sizes = [int(b) for b in args.batch_sizes.split(',')]
   rows = []
@@ -84,8 +119,7 @@ def main():
     x1 = np.zeros((1, 28, 28, 1), np.float32)
     dense_sum = metrics.summarize(model, v, x1)
     small_sum = metrics.summarize(small, sv, x1)
-    fd = jax.jit(lambda v, x: model.apply(v, x, train=False))
-    fs = jax.jit(lambda v, x: small.apply(v, x, train=False))
+    fd, fs = _variants(model, args.tune), _variants(small, args.tune)
     row = {
         'model': name,
         'shrunk': '-'.join(map(str, ((inputs,) if inputs else ()) + widths)),
@@ -95,8 +129,7 @@ def main():
     }
     for bs in batch_sizes:
       x = jax.random.normal(jax.random.PRNGKey(bs), (bs, 28, 28, 1))
-      d, s = _time_pair(fd, v, fs, sv, x, args.repeats)
-      row[f'b{bs}'] = (d, s)
+      row[f'b{bs}'] = _time_pair(fd, v, fs, sv, x, args.repeats)
     rows.append(row)
     print(f'# done {name}', file=sys.stderr, flush=True)
 
@@ -107,15 +140,15 @@ def main():
   head = ['model', 'shrunk widths', 'params', 'FLOPs ratio']
   for bs in batch_sizes:
     head += [f'batch {bs} dense ms', f'batch {bs} shrunk ms',
-             f'batch {bs} speed-up']
+             f'batch {bs} speed-up', f'batch {bs} compiled as (dense; shrunk)']
   head.append('max abs diff shrunk vs masked')
   print('| ' + ' | '.join(head) + ' |')
   print('|' + '---|' * len(head))
   for r in rows:
     cells = [r['model'], r['shrunk'], r['params'], f"{r['flops_ratio']:.2f}x"]
     for bs in batch_sizes:
-      d, s = r[f'b{bs}']
-      cells += [f'{d:.3f}', f'{s:.3f}', f'{d / s:.2f}x']
+      d, s, cd, cs = r[f'b{bs}']
+      cells += [f'{d:.3f}', f'{s:.3f}', f'{d / s:.2f}x', f'{cd}; {cs}']
     cells.append(f"{r['max_diff']:.1e}")
     print('| ' + ' | '.join(cells) + ' |')
 

@@ -26,7 +26,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxcompress import layers, zoo
+from jaxcompress import conv_pool, layers, zoo
 
 
 class MLP(nn.Module):
@@ -73,23 +73,40 @@ class LeNet5(nn.Module):
   conv1 20@5x5 -> maxpool 2 -> conv2 50@5x5 -> maxpool 2 -> fc1 500 -> ReLU
   -> fc2 10, valid padding, no nonlinearity after the convolutions (as in
   Caffe's prototxt). 431,080 parameters.
+
+  `lowering='blocked'` computes each convolution and the pooling after it
+  on pixel blocks (`conv_pool.ConvPool2x2`, the same parameters), for CPU
+  inference only: faster for narrow (shrunk) convolutions compiled with
+  nothing in YNNPACK (docs/results_structured.md).
   """
   features: Sequence[int] = (20, 50, 500)
   num_classes: int = 10
   batch_norm: bool = False
   dropout_rate: float = 0.0
+  lowering: str = 'xla'
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     c1, c2, f1 = self.features
-    x = layers.Conv(c1, (5, 5), padding='VALID', name='conv1')(x)
-    if self.batch_norm:
-      x = nn.BatchNorm(use_running_average=not train, name='bn1')(x)
-    x = layers.max_pool_2x2(x)
-    x = layers.Conv(c2, (5, 5), padding='VALID', name='conv2')(x)
-    if self.batch_norm:
-      x = nn.BatchNorm(use_running_average=not train, name='bn2')(x)
-    x = layers.max_pool_2x2(x)
+    if self.lowering == 'blocked':
+      if train or self.batch_norm:
+        raise ValueError("LeNet5(lowering='blocked') is for inference "
+                         'without batch norm: it pools right after each '
+                         'convolution')
+      x = conv_pool.ConvPool2x2(c1, (5, 5), name='conv1')(x)
+      x = conv_pool.ConvPool2x2(c2, (5, 5), name='conv2')(x)
+    elif self.lowering == 'xla':
+      x = layers.Conv(c1, (5, 5), padding='VALID', name='conv1')(x)
+      if self.batch_norm:
+        x = nn.BatchNorm(use_running_average=not train, name='bn1')(x)
+      x = layers.max_pool_2x2(x)
+      x = layers.Conv(c2, (5, 5), padding='VALID', name='conv2')(x)
+      if self.batch_norm:
+        x = nn.BatchNorm(use_running_average=not train, name='bn2')(x)
+      x = layers.max_pool_2x2(x)
+    else:
+      raise ValueError(f"LeNet5: lowering {self.lowering!r} is not 'xla' or "
+                       "'blocked'")
     x = x.reshape((x.shape[0], -1))
     x = nn.Dense(f1, name='fc1')(x)
     if self.batch_norm:

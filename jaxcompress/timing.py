@@ -75,6 +75,14 @@ def interleaved(fns: Mapping[str, Callable[[], Any]], repeats: int = 30, *,
   return {k: float(reduce(v)) for k, v in times.items()}
 
 
+def fastest(fns: Mapping[str, Callable[[], Any]], repeats: int = 5,
+            **kwargs) -> str:
+  """The name of the fastest function under `interleaved` (e.g. one
+  computation compiled in several ways, to keep the best per model)."""
+  times = interleaved(fns, repeats, **kwargs)
+  return min(times, key=times.get)
+
+
 def ms(seconds: Mapping[str, float]) -> dict[str, float]:
   """The same figures in milliseconds."""
   return {k: 1e3 * v for k, v in seconds.items()}
