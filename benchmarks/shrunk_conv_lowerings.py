@@ -11,8 +11,12 @@ VALID -> 2x2 max pool, twice, then fc -> ReLU -> fc), random weights. Rows:
   s2d_pool    each convolution on the 2x2 space-to-depth input (a 3x3
               convolution from 4 C to 4 O channels) and the 2x2 pooling as a
               max over each block's four output positions
+              (`conv_pool.conv_pool_2x2` with block side 2)
   s2d_dot     the same, each convolution as its 3x3 window of blocks
               gathered into patches (9 slices side by side) and one matmul
+  blocked     `conv_pool.conv_pool_2x2` at the block side `conv_pool.factor`
+              picks (4x4 blocks for conv1's one input channel, 2x2 for
+              conv2), as `LeNet5(lowering='blocked')` computes
   *_eigen_conv    the same, compiled with every convolution in Eigen
                   (YNNPACK keeps dots and reductions, as in the train steps)
   *_no_ynnpack    the same, compiled with nothing in YNNPACK
@@ -29,6 +33,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+
+from jaxcompress import conv_pool
 
 DN = ('NHWC', 'HWIO', 'NHWC')
 # XLA:CPU hands these to YNNPACK (default: REDUCE, INDIVIDUAL_DOT,
@@ -49,30 +55,10 @@ def pool(x):
                            'VALID')
 
 
-def s2d_kernel(k):
-  """(K, K, C, O) -> (B, B, 4 C, 4 O): output (u, v) of a 2x2 block reads
-  pixel (r, r') of input block (A, A') through tap (2A + r - u, 2A' + r' - v)."""
-  size, _, cin, c = k.shape
-  b = (size + 1) // 2
-  out = np.zeros((b, b, 2, 2, cin, 2, 2, c), k.dtype)
-  for u in range(2):
-    for v in range(2):
-      p = np.zeros((2 * b, 2 * b, cin, c), k.dtype)
-      p[u:u + size, v:v + size] = k
-      out[:, :, :, :, :, u, v, :] = p.reshape(b, 2, b, 2, cin, c).transpose(
-          0, 2, 1, 3, 4, 5)
-  return out.reshape(b, b, 4 * cin, 4 * c)
-
-
-def conv_pool_s2d(x, k_s2d, c):
+def conv_pool_s2d_dot(x, k, bias):
   n, h, w, ci = x.shape
-  blocks = x.reshape(n, h // 2, 2, w // 2, 2, ci).transpose(0, 1, 3, 2, 4, 5)
-  y = conv(blocks.reshape(n, h // 2, w // 2, 4 * ci), k_s2d)
-  return y.reshape(*y.shape[:3], 4, c).max(axis=3)
-
-
-def conv_pool_s2d_dot(x, k_s2d, c):
-  n, h, w, ci = x.shape
+  c = k.shape[-1]
+  k_s2d = conv_pool.blocked_kernel(k, 2)
   blocks = x.reshape(n, h // 2, 2, w // 2, 2, ci).transpose(0, 1, 3, 2, 4, 5)
   blocks = blocks.reshape(n, h // 2, w // 2, 4 * ci)
   b = k_s2d.shape[0]
@@ -81,7 +67,7 @@ def conv_pool_s2d_dot(x, k_s2d, c):
                              for i in range(b) for j in range(b)], axis=-1)
   y = patches.reshape(-1, patches.shape[-1]) @ k_s2d.reshape(
       -1, k_s2d.shape[-1])
-  return y.reshape(n, ho, wo, 4, c).max(axis=3)
+  return y.reshape(n, ho, wo, 4, c).max(axis=3) + bias
 
 
 def network(widths, lowering, rng):
@@ -91,13 +77,14 @@ def network(widths, lowering, rng):
   b1, b2 = (rng.normal(0, 1, c).astype(np.float32) for c in (c1, c2))
   w3 = rng.normal(0, .05, (16 * c2, f1)).astype(np.float32)
   w4 = rng.normal(0, .1, (f1, 10)).astype(np.float32)
-  k1s, k2s = s2d_kernel(k1), s2d_kernel(k2)
+  cp = {'s2d_pool': lambda x, k, b: conv_pool.conv_pool_2x2(x, k, b, 2),
+        's2d_dot': conv_pool_s2d_dot,
+        'blocked': lambda x, k, b: conv_pool.conv_pool_2x2(
+            x, k, b, conv_pool.factor(k.shape[2], k.shape[0]))}.get(lowering)
 
   def f(x):
-    if lowering != 'xla':   # a per-channel bias commutes with the max
-      cp = conv_pool_s2d if lowering == 's2d_pool' else conv_pool_s2d_dot
-      y = cp(x, k1s, c1) + b1
-      y = cp(y, k2s, c2) + b2
+    if cp:
+      y = cp(cp(x, k1, b1), k2, b2)
     else:
       y = pool(conv(pool(conv(x, k1) + b1), k2) + b2)
     return jax.nn.relu(y.reshape(y.shape[0], -1) @ w3) @ w4
@@ -113,7 +100,7 @@ def main():
       size=(a.batch, 28, 28, 1)).astype(np.float32))
   rows = {}
   for name, widths in (('dense', (20, 50, 500)), ('shrunk', (9, 18, 25))):
-    for lowering in ('xla', 's2d_pool', 's2d_dot'):
+    for lowering in ('xla', 's2d_pool', 's2d_dot', 'blocked'):
       for opts, tag in OPTIONS:
         f = network(widths, lowering, np.random.default_rng(0))
         rows[f'{name} {lowering}{tag}'] = jax.jit(f, compiler_options=opts)
