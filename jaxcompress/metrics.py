@@ -17,7 +17,7 @@ import flax.serialization
 import jax
 import numpy as np
 
-from jaxcompress import timing
+from jaxcompress import conv_pool, timing
 from jaxcompress.rules import named_leaves
 
 __all__ = ['named_leaves', 'layer_macs', 'summarize', 'save_variables',
@@ -31,10 +31,13 @@ def layer_macs(model: nn.Module, variables: Any, x: np.ndarray) -> dict:
   def interceptor(next_fun, args, kwargs, context):
     y = next_fun(*args, **kwargs)
     mod = context.module
-    if (context.method_name == '__call__' and isinstance(mod, (nn.Dense, nn.Conv))):
+    if (context.method_name == '__call__' and isinstance(
+        mod, (nn.Dense, nn.Conv, conv_pool.ConvPool2x2))):
       kernel = mod.variables['params']['kernel']
       fan_in = kernel.size // kernel.shape[-1]
       per_example = y.size // y.shape[0]
+      if isinstance(mod, conv_pool.ConvPool2x2):
+        per_example *= 4   # the convolution's outputs, before the pooling
       dense = per_example * fan_in
       density = np.count_nonzero(np.asarray(kernel)) / kernel.size
       out['/'.join(mod.path)] = (dense, dense * density)

@@ -90,6 +90,20 @@ def test_lenet5_blocked_refuses_training_batch_norm_and_unknown():
         jax.random.PRNGKey(0), x)
 
 
+def test_lenet5_blocked_counts_the_same_flops_and_is_not_traced():
+  from jaxcompress import metrics, structured
+  model = models.get_model('lenet5', features=(9, 18, 25))
+  x = jnp.zeros((1, 28, 28, 1))
+  variables = model.init(jax.random.PRNGKey(0), x)
+  blocked = model.clone(lowering='blocked')
+  ref = metrics.summarize(model, variables, x)
+  got = metrics.summarize(blocked, variables, x)
+  assert got['flops_dense'] == ref['flops_dense'] == 2 * (
+      24 * 24 * 9 * 25 + 8 * 8 * 18 * 25 * 9 + 288 * 25 + 25 * 10)
+  with pytest.raises(ValueError, match="lowering='xla'"):
+    structured.trace_groups(blocked, variables, (28, 28, 1))
+
+
 def test_factor():
   assert conv_pool.factor(1, 5) == 4
   assert conv_pool.factor(9, 5) == 2

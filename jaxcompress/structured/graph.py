@@ -574,9 +574,16 @@ def trace_groups(model: nn.Module, variables: Any,
     `Graph.input_shape` records `input_shape`.
 
   Raises:
-    ValueError: if `input_shape` is not a sequence of positive integers.
+    ValueError: if `input_shape` is not a sequence of positive integers, or
+      the model computes its layers in an inference-only lowering
+      (``LeNet5(lowering='blocked')``), whose layers the trace cannot see.
   """
   input_shape = check_input_shape(input_shape)
+  if getattr(model, 'lowering', 'xla') != 'xla':
+    raise ValueError(
+        f"trace_groups follows the model's own convolutions: trace "
+        f"{type(model).__name__} with lowering='xla' (its default); "
+        f'{model.lowering!r} is for inference')
   leaves = named_leaves(variables)
   paths = [p for p, _ in leaves]
   shapes = [tuple(x.shape) for _, x in leaves]
