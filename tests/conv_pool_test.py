@@ -19,6 +19,7 @@ CASES = [((3, 28, 28, 1), 5, 20, 4), ((3, 12, 12, 20), 5, 50, 2),
          ((2, 10, 14, 6), 3, 7, 2), ((2, 28, 28, 3), 5, 8, 4)]
 
 
+@jax.jit
 def _reference(x, k, b):
   y = jax.lax.conv_general_dilated(x, k, (1, 1), 'VALID',
                                    dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
@@ -33,10 +34,11 @@ def test_equals_conv_then_pool(shape, size, features, f):
                   size / np.sqrt(shape[-1]), jnp.float32)
   b = jnp.asarray(rng.normal(size=features), jnp.float32)
   ref = _reference(x, k, b)
-  got = jax.jit(conv_pool.conv_pool_2x2, static_argnums=3)(x, k, b, f)
+  blocked = jax.jit(conv_pool.conv_pool_2x2, static_argnums=3)
+  got = blocked(x, k, b, f)
   assert got.shape == ref.shape
   np.testing.assert_allclose(got, ref, atol=1e-5, rtol=0)
-  np.testing.assert_allclose(conv_pool.conv_pool_2x2(x, k, None, f),
+  np.testing.assert_allclose(blocked(x, k, None, f),
                              _reference(x, k, 0.0), atol=1e-5, rtol=0)
 
 
@@ -68,13 +70,14 @@ def test_lenet5_blocked_equals_default(features):
   model = models.get_model('lenet5', features=features)
   blocked = model.clone(lowering='blocked')
   x = jax.random.normal(jax.random.PRNGKey(1), (16, 28, 28, 1))
-  variables = model.init(jax.random.PRNGKey(0), x[:1])
+  variables = jax.jit(model.init)(jax.random.PRNGKey(0), x[:1])
   same_tree = jax.tree.map(
       lambda a, b: a.shape == b.shape, variables,
-      blocked.init(jax.random.PRNGKey(0), x[:1]))
+      jax.eval_shape(blocked.init, jax.random.PRNGKey(0), x[:1]))
   assert all(jax.tree.leaves(same_tree))
   np.testing.assert_allclose(jax.jit(blocked.apply)(variables, x),
-                             model.apply(variables, x), atol=1e-5, rtol=0)
+                             jax.jit(model.apply)(variables, x), atol=1e-5,
+                             rtol=0)
 
 
 def test_lenet5_blocked_refuses_training_batch_norm_and_unknown():
