@@ -28,6 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from jaxcompress import conv_pool
+
 
 def kernel(k) -> np.ndarray:
   """(K, K, 1, C) -> (B, B, 4, 4 C), B = (K + 1) // 2, for an odd K.
@@ -35,24 +37,16 @@ def kernel(k) -> np.ndarray:
   ``k'[A, A', 2 r + r', 2 u + v, c] = k[2 A + r - u, 2 A' + r' - v, c]``
   (zero outside the kernel): output position (u, v) of a block reads pixel
   (r, r') of input block (A, A') through that tap; output channel
-  (2 u + v) C + c, as `conv` reshapes it. Works on any dtype (int8 codes
-  too: `carry.py`).
+  (2 u + v) C + c, as `conv` reshapes it. That is
+  `conv_pool.blocked_kernel(k, 2)` for one input channel. Works on any
+  dtype (int8 codes too: `carry.py`).
   """
   k = np.asarray(k)
   size, _, cin, c = k.shape
   if cin != 1 or size % 2 == 0 or k.shape[1] != size:
     raise ValueError(f'space_to_depth.kernel takes an odd square kernel of '
                      f'one input channel, got shape {k.shape}')
-  b = (size + 1) // 2
-  out = np.zeros((b, b, 2, 2, 2, 2, c), k.dtype)    # A, A', r, r', u, v, c
-  for u in range(2):
-    for v in range(2):
-      # padded[i, j] = k[i - u, j - v]: a 2B x 2B window, regrouped by block.
-      padded = np.zeros((2 * b, 2 * b, c), k.dtype)
-      padded[u:u + size, v:v + size] = k[:, :, 0]
-      out[..., u, v, :] = padded.reshape(b, 2, b, 2, c).transpose(0, 2, 1, 3,
-                                                                  4)
-  return out.reshape(b, b, 4, 4 * c)
+  return np.asarray(conv_pool.blocked_kernel(jnp.asarray(k), 2))
 
 
 def applies(module: nn.Module, x_shape) -> bool:
