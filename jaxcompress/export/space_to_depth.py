@@ -24,6 +24,7 @@ sums run in another order (equal to the convolution to 1e-5, tested).
 from __future__ import annotations
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -46,7 +47,8 @@ def kernel(k) -> np.ndarray:
   if cin != 1 or size % 2 == 0 or k.shape[1] != size:
     raise ValueError(f'space_to_depth.kernel takes an odd square kernel of '
                      f'one input channel, got shape {k.shape}')
-  return np.asarray(conv_pool.blocked_kernel(jnp.asarray(k), 2))
+  with jax.ensure_compile_time_eval():   # a constant, also under a trace
+    return np.asarray(conv_pool.blocked_kernel(jnp.asarray(k), 2))
 
 
 def applies(module: nn.Module, x_shape) -> bool:
