@@ -57,7 +57,17 @@ def test_train_and_evaluate_learns_and_writes_results(tmp_path):
   assert on_disk['config']['model'] == 'lenet_300_100'
   assert on_disk['model_file_bytes'] == os.path.getsize(
       tmp_path / 'model.msgpack')
-  assert any(f.startswith('events.out.tfevents') for f in os.listdir(tmp_path))
+  # TensorBoard reads back every logged step's loss and the final error.
+  from tensorboard.backend.event_processing import event_accumulator
+  from tensorboard.util import tensor_util
+  tb = event_accumulator.EventAccumulator(str(tmp_path))
+  tb.Reload()
+  logged = lambda tag: [(e.step, float(tensor_util.make_ndarray(
+      e.tensor_proto))) for e in tb.Tensors(tag)]
+  assert logged('loss') == [(h['step'], pytest.approx(h['loss']))
+                            for h in results['history']]
+  assert logged('final_test_error') == [
+      (40, pytest.approx(results['test_error']))]
 
 
 def test_killed_run_resumes_to_same_result(tmp_path, monkeypatch):
