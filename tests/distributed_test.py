@@ -7,8 +7,10 @@ sums the four devices' gradients in another order, and quantization-aware
 training turns those last-bit differences into loss differences of 1e-4
 after 20 steps (measured: 0.663945 against 0.663827, 223 against 224 test
 errors), while with the same collectives one and two processes agree to the
-last bit. Each run is a subprocess (XLA_FLAGS fixes the device count at
-start), so these tests take a minute or two each.
+last bit; one process with replicated state and two with sharded state
+agree to the last bit too. Each run is a subprocess (XLA_FLAGS fixes the
+device count at start), so these tests take a minute or more each; the
+runs are as few as the checks allow.
 """
 
 import os
@@ -21,7 +23,7 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from jaxcompress import files
+from jaxcompress import files, train
 from jaxcompress.rules import named_leaves
 
 CONFIGS = os.path.join(REPO, 'tests', 'multiprocess', 'mp_configs.py')
@@ -71,50 +73,70 @@ def _same_run(a, b, atol=1e-5):
   return ra, rb
 
 
-_MODES = {'replicated': (), 'sharded': ('--config.shard_params=True',)}
+def _decoded_shares(out):
+  # Scanned epochs, yet each process decoded only its half of the 2,048
+  # training images; the batches are gathered across the processes.
+  for i in (0, 1):
+    assert (f'process {i} decoded its share of the training split: 1024 '
+            'of the 2048 examples') in out.stderr
 
 
-def _pairs(arg, tmp_path, modes=('replicated', 'sharded')):
-  """One process x 4 devices and two x 2 for each of `modes` (replicated,
-  sharded state); returns the results of the first pair."""
-  results = None
-  for tag in modes:
-    flags = _MODES[tag]
-    _one_process(arg, tmp_path / f'one{tag}', *flags)
-    out = _two_processes(arg, tmp_path / f'two{tag}', *flags)
-    assert out.returncode == 0, out.stderr[-3000:]
-    # Scanned epochs, yet each process decoded only its half of the 2,048
-    # training images; the batches are gathered across the processes.
-    for i in (0, 1):
-      assert (f'process {i} decoded its share of the training split: 1024 '
-              'of the 2048 examples') in out.stderr
-    pair = _same_run(tmp_path / f'one{tag}', tmp_path / f'two{tag}')
-    results = results or pair
-  return results
-
-
-def test_gmp_two_processes_equal_one_process_replicated_and_sharded(
-    tmp_path):
-  ra, rb = _pairs('gmp', tmp_path)
+def test_gmp_two_processes_sharded_and_resumed_equal_one_process(tmp_path):
+  # One reference, one process with four devices and replicated state,
+  # against two processes with two devices each: sharded state, and
+  # replicated state with a process lost mid-run and the run resumed.
+  steps = '--config.num_train_steps=30'
+  _one_process('gmp', tmp_path / 'one', steps)
+  out = _two_processes('gmp', tmp_path / 'sharded', steps,
+                       '--config.shard_params=True')
+  assert out.returncode == 0, out.stderr[-3000:]
+  _decoded_shares(out)
+  ra, rb = _same_run(tmp_path / 'one', tmp_path / 'sharded')
   assert rb['devices'] == '4 x cpu'
   # 80% of every kernel pruned, and the model trained: its loss fell and
-  # its error is far below chance (90%) after 20 steps.
+  # its error is far below chance (90%) after 30 steps.
   assert ra['pruning']['pruned_layers']['sparsity'] == pytest.approx(0.8,
                                                                       abs=1e-3)
   assert ra['history'][-1]['loss'] < ra['history'][0]['loss']
   assert ra['test_error'] < 0.5
   # Only process 0 wrote the files (one results.json, one TensorBoard log).
-  assert len([f for f in os.listdir(tmp_path / 'tworeplicated')
+  assert len([f for f in os.listdir(tmp_path / 'sharded')
               if f.startswith('events.out')]) == 1
+
+  # Process 1 dies as it saves step 20: process 0 is stopped, no hang, no
+  # results.
+  t0 = time.time()
+  out = _two_processes('gmp', tmp_path / 'lost', steps,
+                       binary=os.path.join(REPO, 'tests', 'multiprocess',
+                                           'die.py'))
+  assert out.returncode != 0
+  assert time.time() - t0 < 300   # no hang
+  assert not os.path.exists(tmp_path / 'lost' / 'results.json')
+  # The same command again (without the fault) resumes from step 10 ...
+  out = _two_processes('gmp', tmp_path / 'lost', steps)
+  assert out.returncode == 0, out.stderr[-3000:]
+  _decoded_shares(out)
+  r = files.read_json(os.path.join(tmp_path / 'lost', 'results.json'))
+  assert [h['step'] for h in r['history']] == [20, 30]
+  # ... and ends with the uninterrupted run's model.
+  _same_run(tmp_path / 'one', tmp_path / 'lost')
 
 
 def test_qat_with_distillation_two_processes_equal_one(tmp_path):
-  # Sharded state only: two processes with replicated state are the gmp
-  # test's pair, and the quantizer's and teacher's state is what sharding
-  # splits here (each pair costs about two minutes of the suite).
-  _one_process('teacher', tmp_path / 'teacher')
-  ra, rb = _pairs(f'qat_distill,{tmp_path / "teacher"}', tmp_path,
-                  modes=('sharded',))
+  # Sharded state: the quantizer's and teacher's state is what sharding
+  # splits here. The teacher is trained in this process (any teacher will
+  # do: both runs read the same one).
+  sys.path.insert(0, os.path.dirname(CONFIGS))
+  import mp_configs
+  train.train_and_evaluate(mp_configs.get_config('teacher'),
+                           str(tmp_path / 'teacher'))
+  arg, flags = f'qat_distill,{tmp_path / "teacher"}', (
+      '--config.shard_params=True',)
+  _one_process(arg, tmp_path / 'one', *flags)
+  out = _two_processes(arg, tmp_path / 'two', *flags)
+  assert out.returncode == 0, out.stderr[-3000:]
+  _decoded_shares(out)
+  ra, rb = _same_run(tmp_path / 'one', tmp_path / 'two')
   assert ra['qat_integer_error'] == rb['qat_integer_error']
   assert ra['qat_integer_bit_exact'] and rb['qat_integer_bit_exact']
 
@@ -160,21 +182,3 @@ def test_snip_masks_from_the_stream_sample_match_one_process(tmp_path):
   zero = sum((pa[n] == 0).sum() for n in kernels)
   assert zero / sum(pa[n].size for n in kernels) == pytest.approx(0.9,
                                                                   abs=1e-3)
-
-
-def test_a_lost_process_stops_the_other_and_the_rerun_resumes(tmp_path):
-  _one_process('gmp', tmp_path / 'whole', '--config.num_train_steps=30')
-  t0 = time.time()
-  out = _two_processes('gmp', tmp_path / 'lost', '--config.num_train_steps=30',
-                       binary=os.path.join(REPO, 'tests', 'multiprocess',
-                                           'die.py'))
-  assert out.returncode != 0
-  assert time.time() - t0 < 300   # no hang
-  assert not os.path.exists(tmp_path / 'lost' / 'results.json')
-  # The same command again (without the fault) resumes from step 10 ...
-  out = _two_processes('gmp', tmp_path / 'lost', '--config.num_train_steps=30')
-  assert out.returncode == 0, out.stderr[-3000:]
-  r = files.read_json(os.path.join(tmp_path / 'lost', 'results.json'))
-  assert [h['step'] for h in r['history']] == [20, 30]
-  # ... and ends with the uninterrupted run's model.
-  _same_run(tmp_path / 'whole', tmp_path / 'lost')
