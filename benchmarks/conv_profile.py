@@ -2,10 +2,12 @@
 
   python benchmarks/conv_profile.py [--conv=layers|flax] [--pool=reshape|flax]
       [--kernels=train|default] [--steps=20] [--top=12]
+      [--model=lenet5|resnet_small]
   python benchmarks/conv_profile.py --infer=20,50,500 [--batch=1024]
 
 Compiles `--steps` steps of LeNet-5's train step (batch 128, the lenet5
-config) as one lax.scan, exactly as jaxcompress.train runs an epoch, with
+config; --model=resnet_small: the residual net's, structured_resnet_dense)
+as one lax.scan, exactly as jaxcompress.train runs an epoch, with
 the zoo's convolution (`layers.Conv`) or flax's own `nn.Conv`, the zoo's
 pooling (`layers.max_pool_2x2`) or `nn.max_pool`, and jaxcompress.train's
 compiler options or XLA's default. Prints
@@ -44,10 +46,12 @@ os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '')
 import flax.linen as nn  # noqa: E402
 import jax  # noqa: E402
 from absl import app, flags  # noqa: E402
-from configs import lenet5  # noqa: E402
+from configs import lenet5, structured_resnet_dense  # noqa: E402
 
 from jaxcompress import data, layers, models, optim, train  # noqa: E402
 
+flags.DEFINE_enum('model', 'lenet5', ['lenet5', 'resnet_small'],
+                  'Model whose train step is profiled.')
 flags.DEFINE_enum('conv', 'layers', ['layers', 'flax'], 'Convolution layer.')
 flags.DEFINE_enum('pool', 'reshape', ['reshape', 'flax'], 'Max pooling.')
 flags.DEFINE_enum('kernels', 'train', ['train', 'default'],
@@ -89,7 +93,8 @@ def _hlo_ops(text):
 
 
 def _train_chunk():
-  config = lenet5.get_config()
+  config = {'lenet5': lenet5, 'resnet_small': structured_resnet_dense}[
+      FLAGS.model].get_config()
   ds = data.load()
   n = FLAGS.steps * config.batch_size
   arrays = jax.device_put({'image': ds.train_images[:n],
@@ -125,7 +130,8 @@ def main(_):
              if FLAGS.kernels == 'train' and not FLAGS.infer else None)
   compiled = jax.jit(fn, compiler_options=options).lower(*args).compile()
   text = compiled.as_text()
-  what = f'LeNet5{tuple(FLAGS.infer)} forward' if FLAGS.infer else 'train step'
+  what = (f'LeNet5{tuple(FLAGS.infer)} forward' if FLAGS.infer
+          else f'{FLAGS.model} train step')
   print(f'{what}, conv={FLAGS.conv} pool={FLAGS.pool}: convolutions in the '
         'optimized HLO (inside fusions too):')
   for line in text.splitlines():
@@ -157,6 +163,10 @@ def main(_):
     what = '+'.join(inner) if inner else opcode
     print(f'  {ms:7.2f} ms {100 * ms / whole:5.1f}%  {name:26s} '
           f'{shape[:26]:26s} {what[:60]}')
+  moved = sum(ms for name, ms in total.items()
+              if 'transpose' in ops[name][2] or ops[name][1] == 'transpose')
+  print(f'  ops that transpose (alone or fused): {moved:.1f} ms '
+        f'({100 * moved / whole:.1f}%)')
 
 
 if __name__ == '__main__':

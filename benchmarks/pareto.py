@@ -32,6 +32,8 @@ import os
 import statistics
 import sys
 
+import numpy as np
+
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _REPO = os.path.dirname(_HERE)
 sys.path[:0] = [_REPO, os.path.join(_REPO, 'experiments')]
@@ -102,7 +104,8 @@ def summarize(model: str, row: Row, res: list[dict]) -> dict:
   return {
       'model': model, 'row': row.name, 'strategy': row.strategy,
       'seeds': len(res), 'error': statistics.median(errors),
-      'errors': per_seed(errors), 'bytes': _bytes(med),
+      'errors': per_seed(errors), 'seed_errors': errors,
+      'bytes': _bytes(med),
       'val': (statistics.median(r['val_error'] for r in res)
               if all('val_error' in r for r in res) else None),
       'ratio': med.get('float_file_bytes', _bytes(med)) / _bytes(med),
@@ -169,6 +172,14 @@ def verdict(summaries: list[dict]) -> str:
                        f"{100 * u['error']:.2f}%" for a, u in pairs)
     out.append(f'{model}: auto beats uniform at {sum(wins)} of {len(wins)} '
                f'budgets on test error ({detail})')
+    # Seed by seed (the same baseline per seed): better / equal / worse.
+    signs = [[np.sign(x - y) for x, y in zip(a['seed_errors'],
+                                             u['seed_errors'])]
+             for a, u in pairs]
+    detail = ', '.join(f"{a['row'][5:]}: {s.count(-1)}/{s.count(0)}/"
+                       f"{s.count(1)}" for (a, _), s in zip(pairs, signs))
+    out.append(f'{model}: seed by seed on test error, auto better/equal/'
+               f'worse than uniform ({detail})')
     if all(a['val'] is not None and u['val'] is not None for a, u in pairs):
       wins = [a['val'] < u['val'] for a, u in pairs]
       detail = ', '.join(f"{a['row'][5:]}: {100 * a['val']:.2f}% vs "

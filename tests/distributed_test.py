@@ -23,10 +23,14 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from jaxcompress import files, train
+from jaxcompress import files, saved_runs, train
+from jaxcompress.quantization.report import logits_of
 from jaxcompress.rules import named_leaves
+from jaxcompress.train import feed
 
 CONFIGS = os.path.join(REPO, 'tests', 'multiprocess', 'mp_configs.py')
+sys.path.insert(0, os.path.dirname(CONFIGS))
+import mp_configs  # noqa: E402  (tests/multiprocess, beside the binary)
 
 
 def _env(devices):
@@ -126,8 +130,6 @@ def test_qat_with_distillation_two_processes_equal_one(tmp_path):
   # Sharded state: the quantizer's and teacher's state is what sharding
   # splits here. The teacher is trained in this process (any teacher will
   # do: both runs read the same one).
-  sys.path.insert(0, os.path.dirname(CONFIGS))
-  import mp_configs
   train.train_and_evaluate(mp_configs.get_config('teacher'),
                            str(tmp_path / 'teacher'))
   arg, flags = f'qat_distill,{tmp_path / "teacher"}', (
@@ -152,12 +154,7 @@ def test_two_processes_stream_their_shares_into_global_batches(tmp_path):
   # The test split streamed too, each process its share (500 and 499
   # images): every image counted once, as the decoded split in this process
   # counts the saved model's errors.
-  from jaxcompress import saved_runs
-  from jaxcompress.quantization.report import logits_of
-  from jaxcompress.train import feed
   model, variables, _ = saved_runs.load_run(str(tmp_path / 'two'))
-  sys.path.insert(0, os.path.dirname(CONFIGS))
-  import mp_configs
   ds = feed.load_data(mp_configs.get_config('stream'))
   assert len(ds.test_labels) == 999
   wrong = logits_of(model.apply, variables, ds.test_images).argmax(-1) != \
