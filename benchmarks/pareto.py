@@ -105,7 +105,7 @@ def summarize(model: str, row: Row, res: list[dict]) -> dict:
       'model': model, 'row': row.name, 'strategy': row.strategy,
       'seeds': len(res), 'error': statistics.median(errors),
       'errors': per_seed(errors), 'seed_errors': errors,
-      'bytes': _bytes(med),
+      'seed_vals': [r.get('val_error') for r in res], 'bytes': _bytes(med),
       'val': (statistics.median(r['val_error'] for r in res)
               if all('val_error' in r for r in res) else None),
       'ratio': med.get('float_file_bytes', _bytes(med)) / _bytes(med),
@@ -161,6 +161,15 @@ def plans(model: str, row: Row, res: list[dict]) -> str:
   return '\n'.join(out) + '\n\n'
 
 
+def _seed_by_seed(model, pairs, key, what) -> str:
+  """Auto against uniform per seed (each seed's rows share a baseline)."""
+  signs = [[np.sign(x - y) for x, y in zip(a[key], u[key])] for a, u in pairs]
+  detail = ', '.join(f"{a['row'][5:]}: {s.count(-1)}/{s.count(0)}/"
+                     f"{s.count(1)}" for (a, _), s in zip(pairs, signs))
+  return (f'{model}: seed by seed on {what}, auto better/equal/worse than '
+          f'uniform ({detail})')
+
+
 def verdict(summaries: list[dict]) -> str:
   out = []
   for model in dict.fromkeys(s['model'] for s in summaries):
@@ -172,20 +181,14 @@ def verdict(summaries: list[dict]) -> str:
                        f"{100 * u['error']:.2f}%" for a, u in pairs)
     out.append(f'{model}: auto beats uniform at {sum(wins)} of {len(wins)} '
                f'budgets on test error ({detail})')
-    # Seed by seed (the same baseline per seed): better / equal / worse.
-    signs = [[np.sign(x - y) for x, y in zip(a['seed_errors'],
-                                             u['seed_errors'])]
-             for a, u in pairs]
-    detail = ', '.join(f"{a['row'][5:]}: {s.count(-1)}/{s.count(0)}/"
-                       f"{s.count(1)}" for (a, _), s in zip(pairs, signs))
-    out.append(f'{model}: seed by seed on test error, auto better/equal/'
-               f'worse than uniform ({detail})')
+    out.append(_seed_by_seed(model, pairs, 'seed_errors', 'test error'))
     if all(a['val'] is not None and u['val'] is not None for a, u in pairs):
       wins = [a['val'] < u['val'] for a, u in pairs]
       detail = ', '.join(f"{a['row'][5:]}: {100 * a['val']:.2f}% vs "
                          f"{100 * u['val']:.2f}%" for a, u in pairs)
       out.append(f'{model}: on validation error (the split the plans are '
                  f'chosen on), {sum(wins)} of {len(wins)} ({detail})')
+      out.append(_seed_by_seed(model, pairs, 'seed_vals', 'validation error'))
   return '\n'.join(out) + '\n'
 
 
