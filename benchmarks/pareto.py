@@ -97,6 +97,10 @@ def _bytes(r: dict) -> int:
   return r.get('compressed_file_bytes') or r['model_file_bytes']
 
 
+def _seed(r: dict) -> str:
+  return os.path.basename(r['workdir'])
+
+
 def summarize(model: str, row: Row, res: list[dict]) -> dict:
   errors = [r['test_error'] for r in res]
   med = median_run(res)
@@ -104,8 +108,12 @@ def summarize(model: str, row: Row, res: list[dict]) -> dict:
   return {
       'model': model, 'row': row.name, 'strategy': row.strategy,
       'seeds': len(res), 'error': statistics.median(errors),
-      'errors': per_seed(errors), 'seed_errors': errors,
-      'seed_vals': [r.get('val_error') for r in res], 'bytes': _bytes(med),
+      'errors': per_seed(errors),
+      # {seed folder: error}: --table_only skips unfinished runs, so rows
+      # are compared seed by seed on the seeds both have.
+      'seed_errors': {_seed(r): r['test_error'] for r in res},
+      'seed_vals': {_seed(r): r.get('val_error') for r in res},
+      'bytes': _bytes(med),
       'val': (statistics.median(r['val_error'] for r in res)
               if all('val_error' in r for r in res) else None),
       'ratio': med.get('float_file_bytes', _bytes(med)) / _bytes(med),
@@ -163,7 +171,8 @@ def plans(model: str, row: Row, res: list[dict]) -> str:
 
 def _seed_by_seed(model, pairs, key, what) -> str:
   """Auto against uniform per seed (each seed's rows share a baseline)."""
-  signs = [[np.sign(x - y) for x, y in zip(a[key], u[key])] for a, u in pairs]
+  signs = [[np.sign(a[key][s] - u[key][s]) for s in a[key] if s in u[key]]
+           for a, u in pairs]
   detail = ', '.join(f"{a['row'][5:]}: {s.count(-1)}/{s.count(0)}/"
                      f"{s.count(1)}" for (a, _), s in zip(pairs, signs))
   return (f'{model}: seed by seed on {what}, auto better/equal/worse than '
