@@ -129,6 +129,15 @@ def _entry():
 
 
 # (id, call(good, tmp), words of the error, raised before compiling)
+def _collapsing(**kw):
+  """Ten steps at learning rate 0.05 (46.9% training accuracy), then 50
+  with the gradient's norm clipped at 10: the weights blow up, every unit
+  dies and the logits go constant, a finite loss at chance accuracy (11.3%
+  and 10.8% in the last two calls)."""
+  return _cfg(schedule='step', step_boundaries=[0.25], step_factor=1000.0,
+              grad_clip_norm=10.0, **kw)
+
+
 ROWS = [
     ('unknown model', lambda g, t: _run(_cfg(model='lenet7')),
      "Unknown model 'lenet7'", True),
@@ -252,6 +261,10 @@ ROWS = [
     ('a diverging run', lambda g, t: _run(_cfg(learning_rate=1e6),
                                           str(t / 'nan')),
      'The loss became nan in the steps up to 10', False),
+    ('a run that collapses to chance with a finite loss',
+     lambda g, t: _run(_collapsing(), str(t / 'collapse')),
+     r'The training accuracy fell from 46.9% to 10.8% \(chance: 10.0%\) in '
+     r'the steps up to 40.*training collapsed', False),
     ('a truncated quantized file',
      lambda g, t: storage.load(_copy_damaged(g, t, 'qat_quantized.jxq',
                                              'truncate')),
@@ -301,6 +314,42 @@ def test_diverged_run_writes_no_results_and_continues_on_request(tmp_path):
   on_disk = files.read_json(str(tmp_path / 'b' / 'results.json'))
   assert on_disk['test_loss'] is None   # strict JSON: NaN written as null
   assert r['diverged'] is True and on_disk['diverged'] is True
+
+
+def test_collapsed_run_writes_no_results_and_continues_on_request(tmp_path):
+  with pytest.raises(train.DivergedError, match='training collapsed'):
+    train.train_and_evaluate(_collapsing(), str(tmp_path / 'a'))
+  assert not os.path.exists(tmp_path / 'a' / 'results.json')
+  _, r = train.train_and_evaluate(_collapsing(on_collapse='continue'),
+                                  str(tmp_path / 'b'))
+  assert [round(h['accuracy'], 3) for h in r['history']][::2] == [0.469,
+                                                                    0.113]
+  assert r['test_error'] > 0.85   # the model it would have written
+  assert files.read_json(str(tmp_path / 'b' / 'results.json'))['diverged']
+
+
+@pytest.mark.parametrize('accuracies,last_call,expected', [
+    ([0.47, 0.24, 0.11, 0.11], False, True),    # two calls at chance
+    ([0.47, 0.24, 0.11], False, False),         # one may recover
+    ([0.47, 0.24, 0.11], True, True),           # ... but not the last
+    ([0.47, 0.11, 0.60, 0.11], False, False),   # it did recover
+    ([0.12, 0.11, 0.11, 0.11], True, False),    # never learned
+    ([0.32, 0.11, 0.11], True, False),          # never reached 32.5%
+    ([0.33, 0.145, 0.145], False, True),        # 14.5% is chance's level
+    ([0.33, 0.146, 0.145], False, False),
+])
+def test_collapsed_at_ten_classes(accuracies, last_call, expected):
+  assert train.collapsed(accuracies, 10, last_call) is expected
+
+
+def test_collapsed_scales_with_the_classes():
+  # 1,000 classes: chance 0.1%, at chance up to 5.1%, learned from 25.1%.
+  assert train.collapsed([0.26, 0.05, 0.05], 1000, False)
+  assert not train.collapsed([0.25, 0.05, 0.05], 1000, False)
+  assert not train.collapsed([0.26, 0.052, 0.05], 1000, False)
+  # 2 classes: at chance up to 52.5%, learned from 62.5%.
+  assert train.collapsed([0.9, 0.52, 0.51], 2, False)
+  assert not train.collapsed([0.9, 0.53, 0.51], 2, False)
 
 
 def test_finished_run_is_kept_not_retrained(good):

@@ -67,6 +67,9 @@ def get_config() -> ml_collections.ConfigDict:
   c.log_every_steps = 100        # progress inside long compiled calls; -1 off
   # A NaN or infinite loss stops the run ('stop'), or is carried on with.
   c.on_nonfinite_loss = 'stop'
+  # So does training that fell back to chance accuracy after it had learned
+  # (jaxcompress.train.loop.collapsed).
+  c.on_collapse = 'stop'
 
   # Compression sections (absent unless an experiment sets them; every field
   # is in jaxcompress/plugins/<section>.py): c.pruning, c.structured,

@@ -62,11 +62,13 @@ class RunSettings:
   eval_batch_size: int = 1000
   measure_latency: bool = True
   on_nonfinite_loss: str = 'stop'
+  on_collapse: str = 'stop'
 
   def __post_init__(self):
     S.check_choice(self.optimizer, OPTIMIZERS, 'optimizer')
     S.check_choice(self.schedule, SCHEDULES, 'schedule')
     S.check_choice(self.on_nonfinite_loss, ON_NONFINITE, 'on_nonfinite_loss')
+    S.check_choice(self.on_collapse, ON_NONFINITE, 'on_collapse')
     for name in ('batch_size', 'eval_batch_size', 'sample_examples'):
       if getattr(self, name) < 1:
         raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')

@@ -8,7 +8,7 @@
 
 from jaxcompress.saved_runs import load_init, load_run
 from jaxcompress.train.feed import load_data
-from jaxcompress.train.loop import DivergedError, train_and_evaluate
+from jaxcompress.train.loop import DivergedError, collapsed, train_and_evaluate
 from jaxcompress.train.step import (
     TRACE_COUNTS,
     TrainState,
@@ -22,6 +22,7 @@ from jaxcompress.train.store import RunError, RunStore
 
 __all__ = [
     'TRACE_COUNTS', 'DivergedError', 'RunError', 'RunStore', 'TrainState',
+    'collapsed',
     'create_train_state', 'data_mesh', 'load_data', 'load_init', 'load_run',
     'make_evaluate', 'make_train_chunk', 'make_train_step',
     'train_and_evaluate',

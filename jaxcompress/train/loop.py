@@ -15,7 +15,9 @@ code runs on one CPU, a GPU, a TPU slice or fake CPU devices
 
 A run never lies: a non-finite loss stops it at the end of the compiled call
 in which it appeared (unless `on_nonfinite_loss='continue'`), with an error
-naming the step and the loss, and the last good checkpoint kept; a finished
+naming the step and the loss, and the last good checkpoint kept; so does
+training that fell back to chance accuracy after it had learned, with a
+finite loss (`collapsed`; unless `on_collapse='continue'`); a finished
 workdir is reported and kept, not retrained.
 """
 
@@ -46,7 +48,29 @@ TrainState = step_lib.TrainState
 
 
 class DivergedError(store_lib.RunError):
-  """The loss became NaN or infinite."""
+  """The loss became NaN or infinite, or training collapsed to chance."""
+
+
+def collapsed(accuracies, num_classes: int, last_call: bool) -> bool:
+  """Whether training fell back to chance after it had learned.
+
+  `accuracies` are the mean training accuracies of the compiled calls so
+  far (since the run started or resumed). A call is at chance when its
+  accuracy is at most chance + (1 - chance) / 20 (14.5% for ten classes);
+  the run had learned when an earlier call reached chance + (1 - chance) / 4
+  (32.5%). Training has collapsed when, after it had learned, the last two
+  calls are at chance, or the run's last call is: one call's dip (a pruning
+  step, a restart of the learning rate) may recover, the end of a run cannot.
+  A run that never learned is left alone: on hard data a slow start looks
+  the same.
+  """
+  chance = 1.0 / num_classes
+  low = chance + (1.0 - chance) / 20
+  learned = chance + (1.0 - chance) / 4
+  n = 1 if last_call else 2   # the calls at chance that end a run
+  if len(accuracies) <= n or any(a > low for a in accuracies[-n:]):
+    return False
+  return any(a >= learned for a in accuracies[:-n])
 
 
 def check_settings(s: RunSettings) -> None:
@@ -109,7 +133,8 @@ def train_and_evaluate(config: Any, workdir: str | None, *,
       up, or a workdir holding a run of another config; all before
       compiling.
     store.RunError: another process holds the workdir, no usable checkpoint.
-    DivergedError: the loss became NaN or infinite.
+    DivergedError: the loss became NaN or infinite, or training collapsed
+      to chance accuracy (`collapsed`).
   """
   parsed = registry.parse_config(config)
   s = parsed.settings
@@ -199,6 +224,8 @@ def _run(parsed, store, init, inputs, t_start):
                 else per_call)
   step = int(state.step)
   history = []
+  num_classes = jax.eval_shape(
+      lambda v: model.apply(v, ds.train_images[:1]), variables).shape[-1]
   train_time = 0.0
   first_step = step
   path = 'on-device scanned epochs' if s.in_memory else 'tf.data stream'
@@ -216,6 +243,17 @@ def _run(parsed, store, init, inputs, t_start):
           f'The loss became {m["loss"]} in the steps up to {step} '
           f'(learning_rate {s.learning_rate}): the run diverged{where}. '
           "Set on_nonfinite_loss='continue' to go on anyway.")
+    accuracies = [h['accuracy'] for h in history] + [m['accuracy']]
+    if (s.on_collapse == 'stop'
+        and collapsed(accuracies, num_classes, step >= num_steps)):
+      where = f'; its checkpoints in {store.checkpoint_dir} are kept' \
+          if store is not None else ''
+      raise DivergedError(
+          f'The training accuracy fell from {max(accuracies):.1%} to '
+          f'{accuracies[-1]:.1%} (chance: {1 / num_classes:.1%}) in the steps '
+          f'up to {step}, with loss {m["loss"]:.4g} (learning_rate '
+          f'{s.learning_rate}): training collapsed{where}. '
+          "Set on_collapse='continue' to go on anyway.")
     dt = time.time() - t0
     train_time += dt
     m['steps_per_sec'] = per_call / dt
@@ -251,7 +289,9 @@ def _run(parsed, store, init, inputs, t_start):
       'wall_time_s': time.time() - t_start,
       'devices': f'{jax.device_count()} x {jax.devices()[0].device_kind}',
       'diverged': not all(math.isfinite(h['loss']) for h in history)
-                  or not math.isfinite(final['loss']),
+                  or not math.isfinite(final['loss'])
+                  or collapsed([h['accuracy'] for h in history], num_classes,
+                               True),
       'history': history,
   }
   if not math.isfinite(final['loss']) and s.on_nonfinite_loss == 'stop':

@@ -43,7 +43,8 @@ __all__ = ['RunError', 'RunStore', 'fingerprint', 'save_args', 'tree_digest']
 # Settings that change how a run is watched, not what it computes: they may
 # differ when a run resumes.
 _NOT_IDENTITY = ('measure_latency', 'checkpoint_every_steps', 'log_every_steps',
-                 'on_nonfinite_loss', 'data_dir', 'eval_every_steps')
+                 'on_nonfinite_loss', 'on_collapse', 'data_dir',
+                 'eval_every_steps')
 
 
 def fingerprint(resolved: dict, inputs_digest: str = '') -> str:
