@@ -320,6 +320,14 @@ def test_collapsed_run_writes_no_results_and_continues_on_request(tmp_path):
   with pytest.raises(train.DivergedError, match='training collapsed'):
     train.train_and_evaluate(_collapsing(), str(tmp_path / 'a'))
   assert not os.path.exists(tmp_path / 'a' / 'results.json')
+  # The calls at chance were not checkpointed; the same command again
+  # resumes from step 20, remembers the 46.9% it had reached, and stops.
+  assert sorted(os.listdir(tmp_path / 'a' / 'checkpoints')) == [
+      '10', '20', 'digests.json']
+  with pytest.raises(train.DivergedError,
+                     match='fell from 46.9% to 10.8% .* up to 40'):
+    train.train_and_evaluate(_collapsing(), str(tmp_path / 'a'))
+  assert not os.path.exists(tmp_path / 'a' / 'results.json')
   _, r = train.train_and_evaluate(_collapsing(on_collapse='continue'),
                                   str(tmp_path / 'b'))
   assert [round(h['accuracy'], 3) for h in r['history']][::2] == [0.469,

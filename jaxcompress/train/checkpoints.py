@@ -7,7 +7,9 @@ arrays of every checkpoint, recorded at save (each process its own shards,
 digests.<i>.json). A restore is verified against it and checked for
 non-finite parameters; a damaged latest checkpoint falls back to the one
 before, with a warning naming both, and no usable checkpoint is an error
-naming them.
+naming them. digests.json also records, per checkpoint, the best training
+accuracy the run had reached by then, so that a resumed run still knows
+it had learned (`loop.collapsed`).
 """
 
 from __future__ import annotations
@@ -99,10 +101,19 @@ class Checkpoints:
       return {}
     return got.get('steps', {})
 
-  def save(self, step: int, state) -> None:
-    """Checkpoints `state` and records the digest of its arrays."""
+  def _record(self) -> dict:
+    path = self._digests_path()
+    return files.read_json(path) if os.path.exists(path) else {}
+
+  def save(self, step: int, state, best_accuracy: float | None = None
+           ) -> None:
+    """Checkpoints `state` and records the digest of its arrays (and the
+    run's best training accuracy so far, when given)."""
     digests = self._digests()
     digests[str(step)] = tree_digest(state)
+    best = self._record().get('best_accuracy', {})
+    if best_accuracy is not None:
+      best[str(step)] = best_accuracy
     mngr = self._manager()
     mngr.save(step, args=save_args(state))
     mngr.wait_until_finished()
@@ -110,7 +121,12 @@ class Checkpoints:
     # Every process records the digest of its own shards.
     files.write_json(self._digests_path(), {
         'format': DIGEST_FORMAT,
-        'steps': {k: v for k, v in digests.items() if k in keep}})
+        'steps': {k: v for k, v in digests.items() if k in keep},
+        'best_accuracy': {k: v for k, v in best.items() if k in keep}})
+
+  def best_accuracy(self, step: int) -> float | None:
+    """The best training accuracy recorded with checkpoint `step`."""
+    return self._record().get('best_accuracy', {}).get(str(step))
 
   def restore(self, state, *, final: bool = False):
     """The latest verified checkpoint, or `state` if there is none.

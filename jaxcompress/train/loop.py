@@ -55,7 +55,7 @@ def collapsed(accuracies, num_classes: int, last_call: bool) -> bool:
   """Whether training fell back to chance after it had learned.
 
   `accuracies` are the mean training accuracies of the compiled calls so
-  far (since the run started or resumed). A call is at chance when its
+  far (a resumed run's start with the best it had reached). A call is at chance when its
   accuracy is at most chance + (1 - chance) / 20 (14.5% for ten classes);
   the run had learned when an earlier call reached chance + (1 - chance) / 4
   (32.5%). Training has collapsed when, after it had learned, the last two
@@ -226,6 +226,10 @@ def _run(parsed, store, init, inputs, t_start):
   history = []
   num_classes = jax.eval_shape(
       lambda v: model.apply(v, ds.train_images[:1]), variables).shape[-1]
+  # Mean training accuracy per call, after the best one a resumed run had
+  # reached (`collapsed`).
+  best = store.best_accuracy(step) if store is not None and step else None
+  accuracies = [] if best is None else [best]
   train_time = 0.0
   first_step = step
   path = 'on-device scanned epochs' if s.in_memory else 'tf.data stream'
@@ -243,11 +247,14 @@ def _run(parsed, store, init, inputs, t_start):
           f'The loss became {m["loss"]} in the steps up to {step} '
           f'(learning_rate {s.learning_rate}): the run diverged{where}. '
           "Set on_nonfinite_loss='continue' to go on anyway.")
-    accuracies = [h['accuracy'] for h in history] + [m['accuracy']]
-    if (s.on_collapse == 'stop'
-        and collapsed(accuracies, num_classes, step >= num_steps)):
-      where = f'; its checkpoints in {store.checkpoint_dir} are kept' \
-          if store is not None else ''
+    accuracies.append(m['accuracy'])
+    # A call at chance after the run had learned is not checkpointed: the
+    # next call recovers, or the run stops (now, or at the next call).
+    dip = s.on_collapse == 'stop' and collapsed(accuracies, num_classes, True)
+    if dip and (step >= num_steps
+                or collapsed(accuracies, num_classes, False)):
+      where = (f'; the last checkpoint before the fall in '
+               f'{store.checkpoint_dir} is kept' if store is not None else '')
       raise DivergedError(
           f'The training accuracy fell from {max(accuracies):.1%} to '
           f'{accuracies[-1]:.1%} (chance: {1 / num_classes:.1%}) in the steps '
@@ -267,8 +274,9 @@ def _run(parsed, store, init, inputs, t_start):
     history.append({'step': step, **m})
     if writer:
       writer.write_scalars(step, m)
-    if store is not None and (step % ckpt_every == 0 or step == num_steps):
-      store.save(step, state)
+    if store is not None and (step % ckpt_every == 0 or step == num_steps
+                              ) and not dip:
+      store.save(step, state, max(accuracies))
 
   final_apply = step_lib.bind_aux(apply_fn, state.aux)
   final = evaluate(state.variables(), final_apply)
@@ -290,8 +298,7 @@ def _run(parsed, store, init, inputs, t_start):
       'devices': f'{jax.device_count()} x {jax.devices()[0].device_kind}',
       'diverged': not all(math.isfinite(h['loss']) for h in history)
                   or not math.isfinite(final['loss'])
-                  or collapsed([h['accuracy'] for h in history], num_classes,
-                               True),
+                  or collapsed(accuracies, num_classes, True),
       'history': history,
   }
   if not math.isfinite(final['loss']) and s.on_nonfinite_loss == 'stop':

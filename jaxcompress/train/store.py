@@ -202,8 +202,14 @@ class RunStore:
   def checkpoint_dir(self) -> str:
     return self.checkpoints.directory
 
-  def save(self, step: int, state) -> None:
-    self.checkpoints.save(step, state)
+  def save(self, step: int, state, best_accuracy: float | None = None
+           ) -> None:
+    self.checkpoints.save(step, state, best_accuracy)
+
+  def best_accuracy(self, step: int) -> float | None:
+    """The run's best training accuracy by checkpoint `step` (None: not
+    recorded)."""
+    return self.checkpoints.best_accuracy(step)
 
   def restore(self, state, *, final: bool = False):
     return self.checkpoints.restore(state, final=final)
