@@ -89,21 +89,22 @@ class Checkpoints:
     return os.path.join(self.directory,
                         'digests.json' if i == 0 else f'digests.{i}.json')
 
+  def _record(self) -> dict:
+    """This process's digests.json as written (empty if none)."""
+    path = self._digests_path()
+    return files.read_json(path) if os.path.exists(path) else {}
+
   def _digests(self) -> dict:
     """{step: digest} recorded with this version's digest; digests of
     another format (or none) cannot verify, so they are left out."""
-    path = self._digests_path()
-    got = files.read_json(path) if os.path.exists(path) else {}
+    got = self._record()
     if got.get('format') != DIGEST_FORMAT:
       if got:
         logging.warning('%s: digests of another format, checkpoints there '
-                        'are checked for finite parameters only', path)
+                        'are checked for finite parameters only',
+                        self._digests_path())
       return {}
     return got.get('steps', {})
-
-  def _record(self) -> dict:
-    path = self._digests_path()
-    return files.read_json(path) if os.path.exists(path) else {}
 
   def save(self, step: int, state, best_accuracy: float | None = None
            ) -> None:
